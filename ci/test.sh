@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole check, as CI runs it: set-up, format, lints, tests on the host and on
+# armv7 under qemu-user. Run from anywhere: `bash ci/test.sh`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TARGET=armv7-unknown-linux-gnueabihf
+bash ci/setup.sh
+
+step() { echo; echo "== $* ($(date +%T))"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (host, all targets)"
+cargo clippy --all-targets -- -D warnings
+
+step "tests on the host"
+start=$(date +%s)
+cargo test
+echo "host tests took $(( $(date +%s) - start )) s"
+
+step "tests on $TARGET under qemu-user (doc tests run on the host only)"
+start=$(date +%s)
+cargo test --target "$TARGET"
+echo "armv7 tests took $(( $(date +%s) - start )) s"
+
+step "all checks passed"

@@ -1,0 +1,535 @@
+//! `Client`, its builder, and the loop that runs one request: connection, exchange,
+//! redirects, retry.
+
+use std::fmt;
+use std::io::Read;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::header::{self, HeaderValue};
+use http::{HeaderMap, Method, Uri};
+use ureq_proto::client::state::Prepare;
+use ureq_proto::client::{Call, RecvResponseResult};
+
+use crate::deadline::{Deadline, Timeouts};
+use crate::error::{Error, Result};
+use crate::exchange::{self, ReqBody, DEFAULT_MAX_RESPONSE_HEAD};
+use crate::netloc::{Netloc, Scheme};
+use crate::pool::{Conn, Pool, PoolKey, PoolLimits};
+use crate::redirect::{self, DEFAULT_MAX_REDIRECTS};
+use crate::request::{RequestBuilder, RequestParts};
+use crate::response::{Body, Response, DEFAULT_BODY_LIMIT};
+use crate::stats::{Counters, Stats};
+use crate::tls::{HostPattern, TlsConfigs, TlsSettings, DEFAULT_TLS_CACHE_SIZE};
+use crate::transport::{Io, Overrides};
+
+/// The `User-Agent` sent unless the request sets one.
+const USER_AGENT: &str = concat!("tinyhttps/", env!("CARGO_PKG_VERSION"));
+
+/// Most body bytes read and thrown away to reuse a connection after a redirect;
+/// beyond that, closing and reconnecting is cheaper.
+const REDIRECT_DRAIN_LIMIT: u64 = 64 * 1024;
+
+/// A blocking HTTP/1.1 and HTTPS client.
+///
+/// Build one at start-up and use it for the life of the program: it keeps the TLS
+/// configs, resumable sessions and idle connections that make later requests cheap.
+/// `Clone` is cheap (an `Arc`), and a client may be shared by many threads.
+///
+/// ```no_run
+/// # fn main() -> Result<(), tinyhttps::Error> {
+/// let client = tinyhttps::Client::new();
+/// let resp = client
+///     .get("https://device-api.example.com/v1/status")
+///     .header("Accept", "application/json")
+///     .call()?;
+/// assert_eq!(resp.status(), 200);
+/// let text = resp.into_string()?;
+/// # let _ = text; Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub config: Config,
+    pub pool: Pool,
+    tls: TlsConfigs,
+    counters: Arc<Counters>,
+}
+
+/// Settings fixed at build time.
+pub(crate) struct Config {
+    pub timeouts: Timeouts,
+    pub redirects: u32,
+    pub max_response_head: usize,
+    pub body_limit: u64,
+    user_agent: HeaderValue,
+    overrides: Overrides,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("timeouts", &self.inner.config.timeouts)
+            .field("redirects", &self.inner.config.redirects)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Client::new()
+    }
+}
+
+impl Client {
+    /// A client with the defaults: webpki-roots trust, every timeout set (see
+    /// [`ClientBuilder`]), redirects followed up to 10, pooling on.
+    pub fn new() -> Client {
+        ClientBuilder::new()
+            .build()
+            .expect("the default settings are valid")
+    }
+
+    /// A builder to change the defaults.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::new()
+    }
+
+    /// A GET request.
+    pub fn get(&self, url: &str) -> RequestBuilder<'_> {
+        self.request(Method::GET, url)
+    }
+
+    /// A HEAD request (the response has no body).
+    pub fn head(&self, url: &str) -> RequestBuilder<'_> {
+        self.request(Method::HEAD, url)
+    }
+
+    /// A POST request.
+    pub fn post(&self, url: &str) -> RequestBuilder<'_> {
+        self.request(Method::POST, url)
+    }
+
+    /// A PUT request.
+    pub fn put(&self, url: &str) -> RequestBuilder<'_> {
+        self.request(Method::PUT, url)
+    }
+
+    /// A PATCH request.
+    pub fn patch(&self, url: &str) -> RequestBuilder<'_> {
+        self.request(Method::PATCH, url)
+    }
+
+    /// A DELETE request.
+    pub fn delete(&self, url: &str) -> RequestBuilder<'_> {
+        self.request(Method::DELETE, url)
+    }
+
+    /// An OPTIONS request.
+    pub fn options(&self, url: &str) -> RequestBuilder<'_> {
+        self.request(Method::OPTIONS, url)
+    }
+
+    /// A request with any method.
+    pub fn request(&self, method: Method, url: &str) -> RequestBuilder<'_> {
+        RequestBuilder::new(self, method, url)
+    }
+
+    /// A snapshot of the counters: requests, connections, handshakes, pool and TLS
+    /// cache activity, bytes.
+    pub fn stats(&self) -> Stats {
+        self.inner.counters.snapshot()
+    }
+
+    /// Runs one request to its response head: connection, exchange, redirects, retry.
+    pub(crate) fn execute(&self, parts: RequestParts, mut body: ReqBody) -> Result<Response> {
+        let inner = &self.inner;
+        let RequestParts {
+            mut method,
+            mut uri,
+            mut headers,
+            timeout,
+        } = parts;
+        let mut timeouts = inner.config.timeouts;
+        if timeout.is_some() {
+            timeouts.overall = timeout;
+        }
+        let deadline = Deadline::start(timeouts);
+        let mut hops = 0;
+        let mut retried = false;
+        loop {
+            let netloc = Netloc::from_uri(&uri)?;
+            let call = self.new_call(&method, &uri, &headers, &body)?;
+            let mut conn = self.connection(&netloc, deadline, retried)?;
+            conn.io.set_deadline(deadline);
+            conn.buf.received = false;
+            Counters::add(&inner.counters.requests, 1);
+            trace!("{method} {uri}");
+            let host = conn.io.host().clone();
+            let max_head = inner.config.max_response_head;
+            let result = exchange::send_request(&mut conn.io, &mut conn.buf, call, &mut body, &host)
+                .and_then(|call| {
+                    exchange::recv_response(&mut conn.io, &mut conn.buf, call, &host, max_head)
+                });
+            let (head, next) = match result {
+                Ok(v) => v,
+                Err(e) => {
+                    let retry = conn.reused
+                        && !conn.buf.received
+                        && !retried
+                        && matches!(e, Error::Io { .. })
+                        && body.is_replayable()
+                        && is_idempotent(&method, &headers);
+                    conn.close();
+                    if retry {
+                        debug!("retrying {method} {uri} on a fresh connection after: {e}");
+                        Counters::add(&inner.counters.retries, 1);
+                        retried = true;
+                        continue;
+                    }
+                    debug!("{method} {uri} failed: {e}");
+                    return Err(e);
+                }
+            };
+            let status = head.status();
+            let body_reader = match next {
+                RecvResponseResult::RecvBody(call) => Body::reading(conn, call, inner.clone()),
+                other => {
+                    if exchange::finish_bodyless(other, &conn.buf) {
+                        inner.pool.checkin(conn);
+                    } else {
+                        conn.close();
+                    }
+                    Body::empty(inner.config.body_limit)
+                }
+            };
+            let location = head
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok());
+            let follow = match location {
+                Some(location) if redirect::is_redirect(status) && inner.config.redirects > 0 => {
+                    let keeps = redirect::keeps_method(status, &method);
+                    // A streamed body cannot be sent again: hand the 307/308 back.
+                    (!keeps || body.is_replayable()).then(|| (location.to_string(), keeps))
+                }
+                _ => None,
+            };
+            let Some((location, keeps)) = follow else {
+                return Ok(Response::new(head, uri, body_reader));
+            };
+            let to = redirect::target(&uri, &location, &host)?;
+            if hops == inner.config.redirects {
+                return Err(Error::TooManyRedirects {
+                    limit: inner.config.redirects,
+                    url: to.to_string().into(),
+                });
+            }
+            debug!("following {status} redirect from {uri} to {to}");
+            drain(body_reader);
+            redirect::next_headers(&mut headers, &uri, &to, keeps);
+            if !keeps {
+                if method != Method::HEAD {
+                    method = Method::GET;
+                }
+                body = ReqBody::None;
+            }
+            uri = to;
+            hops += 1;
+        }
+    }
+
+    /// A pooled connection for `netloc`, or a new one (always new when `fresh`).
+    fn connection(&self, netloc: &Netloc, deadline: Deadline, fresh: bool) -> Result<Conn> {
+        let inner = &self.inner;
+        let policy = match netloc.scheme {
+            Scheme::Https => inner.tls.policy_for(&netloc.host),
+            Scheme::Http => usize::MAX,
+        };
+        let key = PoolKey {
+            netloc: netloc.clone(),
+            policy,
+        };
+        if !fresh {
+            if let Some(conn) = inner.pool.checkout(&key, &inner.counters) {
+                return Ok(conn);
+            }
+        }
+        let tls = match netloc.scheme {
+            Scheme::Https => Some(inner.tls.get(netloc, &inner.counters)?.0),
+            Scheme::Http => None,
+        };
+        let (io, _) = Io::connect(
+            netloc,
+            tls,
+            &inner.config.overrides,
+            deadline,
+            &inner.counters,
+        )?;
+        Ok(Conn::new(io, key))
+    }
+
+    /// The ureq-proto call for one hop, with the headers this client adds.
+    fn new_call(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &ReqBody,
+    ) -> Result<Call<Prepare>> {
+        let invalid = |e: ureq_proto::Error| Error::invalid_request(e);
+        let mut request = http::Request::new(());
+        *request.method_mut() = method.clone();
+        *request.uri_mut() = uri.clone();
+        *request.headers_mut() = headers.clone();
+        let mut call = Call::new(request).map_err(invalid)?;
+        if !headers.contains_key(header::USER_AGENT) {
+            call.header(header::USER_AGENT, self.inner.config.user_agent.clone())
+                .map_err(invalid)?;
+        }
+        let framed =
+            headers.contains_key(header::CONTENT_LENGTH) || headers.contains_key(header::TRANSFER_ENCODING);
+        if !framed {
+            match body {
+                ReqBody::None if matches!(*method, Method::POST | Method::PUT | Method::PATCH) => {
+                    call.header(header::CONTENT_LENGTH, "0").map_err(invalid)?
+                }
+                ReqBody::None => {}
+                ReqBody::Bytes(b) => call
+                    .header(header::CONTENT_LENGTH, b.len().to_string())
+                    .map_err(invalid)?,
+                ReqBody::Reader(_) => call
+                    .header(header::TRANSFER_ENCODING, "chunked")
+                    .map_err(invalid)?,
+            }
+        }
+        Ok(call)
+    }
+}
+
+/// Reads a redirect's body away so its connection can be reused; a large one is
+/// dropped instead (closing the connection).
+fn drain(mut body: Body) {
+    let _ = std::io::copy(
+        &mut (&mut body).take(REDIRECT_DRAIN_LIMIT),
+        &mut std::io::sink(),
+    );
+}
+
+/// Whether a request may be sent twice: RFC 9110's idempotent methods, or one the
+/// caller marked with an `Idempotency-Key`.
+fn is_idempotent(method: &Method, headers: &HeaderMap) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
+    ) || headers.contains_key("idempotency-key")
+}
+
+impl ReqBody<'_> {
+    fn is_replayable(&self) -> bool {
+        !matches!(self, ReqBody::Reader(_))
+    }
+}
+
+/// Builds a [`Client`]. Every setting has a documented default; `build` checks them.
+///
+/// ```
+/// use std::time::Duration;
+/// let client = tinyhttps::Client::builder()
+///     .timeout(Duration::from_secs(20))
+///     .redirects(3)
+///     .max_idle_per_host(1)
+///     .build()?;
+/// # let _ = client; Ok::<(), tinyhttps::Error>(())
+/// ```
+#[derive(Debug)]
+#[must_use]
+pub struct ClientBuilder {
+    timeouts: Timeouts,
+    redirects: u32,
+    max_response_head: usize,
+    body_limit: u64,
+    user_agent: String,
+    overrides: Overrides,
+    pool: PoolLimits,
+    tls: TlsSettings,
+    tls_rules: Vec<(String, TlsSettings)>,
+    tls_cache_size: usize,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder::new()
+    }
+}
+
+impl ClientBuilder {
+    /// The defaults (each named constant is documented at its definition).
+    pub fn new() -> ClientBuilder {
+        ClientBuilder {
+            timeouts: Timeouts::default(),
+            redirects: DEFAULT_MAX_REDIRECTS,
+            max_response_head: DEFAULT_MAX_RESPONSE_HEAD,
+            body_limit: DEFAULT_BODY_LIMIT,
+            user_agent: USER_AGENT.to_string(),
+            overrides: Overrides::new(),
+            pool: PoolLimits::default(),
+            tls: TlsSettings::new(),
+            tls_rules: Vec::new(),
+            tls_cache_size: DEFAULT_TLS_CACHE_SIZE,
+        }
+    }
+
+    /// The overall deadline of each request, from connect to the last body byte
+    /// (default [`DEFAULT_TIMEOUT_OVERALL`](crate::DEFAULT_TIMEOUT_OVERALL)). Also
+    /// caps every phase timeout at this value.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        let t = &mut self.timeouts;
+        t.overall = Some(timeout);
+        for phase in [&mut t.connect, &mut t.handshake, &mut t.read, &mut t.write] {
+            *phase = (*phase).min(timeout);
+        }
+        self
+    }
+
+    /// DNS resolution plus TCP connect (default
+    /// [`DEFAULT_TIMEOUT_CONNECT`](crate::DEFAULT_TIMEOUT_CONNECT)).
+    pub fn timeout_connect(mut self, timeout: Duration) -> Self {
+        self.timeouts.connect = timeout;
+        self
+    }
+
+    /// The TLS handshake (default
+    /// [`DEFAULT_TIMEOUT_HANDSHAKE`](crate::DEFAULT_TIMEOUT_HANDSHAKE)).
+    pub fn timeout_handshake(mut self, timeout: Duration) -> Self {
+        self.timeouts.handshake = timeout;
+        self
+    }
+
+    /// Longest wait for the next response bytes (default
+    /// [`DEFAULT_TIMEOUT_READ`](crate::DEFAULT_TIMEOUT_READ)).
+    pub fn timeout_read(mut self, timeout: Duration) -> Self {
+        self.timeouts.read = timeout;
+        self
+    }
+
+    /// Longest wait for a socket write to make progress (default
+    /// [`DEFAULT_TIMEOUT_WRITE`](crate::DEFAULT_TIMEOUT_WRITE)).
+    pub fn timeout_write(mut self, timeout: Duration) -> Self {
+        self.timeouts.write = timeout;
+        self
+    }
+
+    /// How many redirects to follow (default 10); 0 returns 3xx responses as they are.
+    pub fn redirects(mut self, max: u32) -> Self {
+        self.redirects = max;
+        self
+    }
+
+    /// Largest accepted response head, status line and headers (default 64 KiB).
+    pub fn max_response_header_size(mut self, bytes: usize) -> Self {
+        self.max_response_head = bytes;
+        self
+    }
+
+    /// Default limit of [`Response::into_string`] and [`Response::into_vec`]
+    /// (default [`DEFAULT_BODY_LIMIT`], 1 MiB).
+    pub fn body_limit(mut self, bytes: u64) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// The `User-Agent` header sent when a request sets none.
+    pub fn user_agent(mut self, value: &str) -> Self {
+        self.user_agent = value.to_string();
+        self
+    }
+
+    /// Connects to `addr` for `host:port` instead of resolving it (like curl's
+    /// `--resolve`); TLS still verifies the certificate for `host`.
+    pub fn resolve(mut self, host: &str, port: u16, addr: IpAddr) -> Self {
+        self.overrides
+            .entry((host.to_ascii_lowercase(), port))
+            .or_default()
+            .push(SocketAddr::new(addr, port));
+        self
+    }
+
+    /// Idle connections kept per host (default 2); 0 turns pooling off.
+    pub fn max_idle_per_host(mut self, n: usize) -> Self {
+        self.pool.max_idle_per_host = n;
+        self
+    }
+
+    /// Idle connections kept in all (default 16).
+    pub fn max_idle(mut self, n: usize) -> Self {
+        self.pool.max_idle = n;
+        self
+    }
+
+    /// How long a connection may sit idle and still be reused (default 30 s).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.pool.idle_timeout = timeout;
+        self
+    }
+
+    /// TLS settings for every host without a [`tls_for`](Self::tls_for) rule
+    /// (default: [`TlsSettings::new`], webpki-roots).
+    pub fn tls(mut self, settings: TlsSettings) -> Self {
+        self.tls = settings;
+        self
+    }
+
+    /// TLS settings for the hosts matching `pattern`: `host.example.com` exactly, or
+    /// `*.example.com` for every name below it. The first matching rule wins. Each
+    /// rule is its own trust policy, with its own session store.
+    pub fn tls_for(mut self, pattern: &str, settings: TlsSettings) -> Self {
+        self.tls_rules.push((pattern.to_string(), settings));
+        self
+    }
+
+    /// Capacity of the per-netloc TLS config cache (default 8); 0 builds a config for
+    /// every new connection (sessions still resume: they live with the policy).
+    pub fn tls_cache_size(mut self, n: usize) -> Self {
+        self.tls_cache_size = n;
+        self
+    }
+
+    /// Checks the settings and builds the client. Root certificate files are read
+    /// when first needed, not here.
+    pub fn build(self) -> Result<Client> {
+        let t = &self.timeouts;
+        if [t.connect, t.handshake, t.read, t.write, t.overall.unwrap_or(Duration::MAX)]
+            .contains(&Duration::ZERO)
+        {
+            return Err(Error::config("a timeout of zero would fail every request"));
+        }
+        let user_agent = HeaderValue::from_str(&self.user_agent)
+            .map_err(|_| Error::config("user agent is not a valid header value"))?;
+        let rules = self
+            .tls_rules
+            .into_iter()
+            .map(|(p, s)| Ok((HostPattern::new(&p)?, s)))
+            .collect::<Result<Vec<_>>>()?;
+        let tls = TlsConfigs::new(self.tls, rules, self.tls_cache_size)?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                config: Config {
+                    timeouts: self.timeouts,
+                    redirects: self.redirects,
+                    max_response_head: self.max_response_head,
+                    body_limit: self.body_limit,
+                    user_agent,
+                    overrides: self.overrides,
+                },
+                pool: Pool::new(self.pool),
+                tls,
+                counters: Arc::default(),
+            }),
+        })
+    }
+}

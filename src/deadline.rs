@@ -1,0 +1,140 @@
+//! Time limits. The clock is read here and nowhere else in the request path.
+
+use std::time::{Duration, Instant};
+
+use crate::error::Phase;
+
+/// DNS + TCP connect. Ten seconds covers a slow cellular attach; a LAN answers in ms.
+pub const DEFAULT_TIMEOUT_CONNECT: Duration = Duration::from_secs(10);
+/// TLS handshake. A full handshake is two round trips plus ~15 ms of crypto on a
+/// Cortex-A7; ten seconds leaves room for a loaded server and a slow link.
+pub const DEFAULT_TIMEOUT_HANDSHAKE: Duration = Duration::from_secs(10);
+/// One socket write making no progress (the server stopped reading).
+pub const DEFAULT_TIMEOUT_WRITE: Duration = Duration::from_secs(30);
+/// Silence between two reads of the response (the server stopped sending).
+pub const DEFAULT_TIMEOUT_READ: Duration = Duration::from_secs(30);
+/// The whole request, from connect to the last body byte. Long enough for a 1 MiB
+/// download at 4 KiB/s, short enough that a server dribbling a byte every few seconds
+/// cannot hold a daemon's thread forever.
+pub const DEFAULT_TIMEOUT_OVERALL: Duration = Duration::from_secs(300);
+
+/// Socket timeouts are rounded up to this step, so that a deadline does not cost a
+/// `setsockopt` on every read; a deadline may thus fire up to this much late.
+const TIMEOUT_GRANULARITY: Duration = Duration::from_millis(50);
+
+/// The time limits of a client, one per phase plus an overall deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Timeouts {
+    pub connect: Duration,
+    pub handshake: Duration,
+    pub write: Duration,
+    pub read: Duration,
+    pub overall: Option<Duration>,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: DEFAULT_TIMEOUT_CONNECT,
+            handshake: DEFAULT_TIMEOUT_HANDSHAKE,
+            write: DEFAULT_TIMEOUT_WRITE,
+            read: DEFAULT_TIMEOUT_READ,
+            overall: Some(DEFAULT_TIMEOUT_OVERALL),
+        }
+    }
+}
+
+/// The time limits of one request, with its overall deadline fixed at the start.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadline {
+    timeouts: Timeouts,
+    end: Option<Instant>,
+}
+
+impl Deadline {
+    /// Starts the clock of one request.
+    pub fn start(timeouts: Timeouts) -> Deadline {
+        let end = timeouts.overall.map(|d| Instant::now() + d);
+        Deadline { timeouts, end }
+    }
+
+    /// How long the next step of `phase` may wait, and which limit that is.
+    /// `Err(Phase::Overall)` when the overall deadline has already passed.
+    pub fn limit(&self, phase: Phase) -> Result<(Duration, Phase), Phase> {
+        let own = match phase {
+            Phase::Connect => self.timeouts.connect,
+            Phase::Handshake => self.timeouts.handshake,
+            Phase::Write => self.timeouts.write,
+            Phase::Read => self.timeouts.read,
+            Phase::Overall => Duration::MAX,
+        };
+        let Some(end) = self.end else {
+            return Ok((own, phase));
+        };
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Phase::Overall);
+        }
+        if left < own {
+            Ok((round_up(left), Phase::Overall))
+        } else {
+            Ok((own, phase))
+        }
+    }
+
+    /// Whether the overall deadline has passed.
+    pub fn expired(&self) -> bool {
+        self.end.is_some_and(|end| Instant::now() >= end)
+    }
+}
+
+fn round_up(d: Duration) -> Duration {
+    let step = TIMEOUT_GRANULARITY.as_nanos();
+    let steps = d.as_nanos().div_ceil(step);
+    Duration::from_nanos((steps * step) as u64)
+}
+
+/// The monotonic clock, for pool bookkeeping (idle times).
+pub(crate) fn now() -> Instant {
+    Instant::now()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phase_limit_applies_when_the_deadline_is_far() {
+        let d = Deadline::start(Timeouts::default());
+        assert_eq!(
+            d.limit(Phase::Read),
+            Ok((DEFAULT_TIMEOUT_READ, Phase::Read))
+        );
+    }
+
+    #[test]
+    fn overall_deadline_wins_when_it_is_nearer() {
+        let t = Timeouts {
+            overall: Some(Duration::from_millis(120)),
+            ..Timeouts::default()
+        };
+        let (limit, phase) = Deadline::start(t).limit(Phase::Connect).unwrap();
+        assert_eq!(phase, Phase::Overall);
+        assert!(limit <= Duration::from_millis(150) && limit > Duration::ZERO);
+        assert_eq!(limit.as_nanos() % TIMEOUT_GRANULARITY.as_nanos(), 0);
+    }
+
+    #[test]
+    fn no_overall_deadline_means_phase_limits_only() {
+        let t = Timeouts {
+            overall: None,
+            ..Timeouts::default()
+        };
+        let d = Deadline::start(t);
+        assert!(!d.expired());
+        assert_eq!(
+            d.limit(Phase::Write),
+            Ok((DEFAULT_TIMEOUT_WRITE, Phase::Write))
+        );
+    }
+}

@@ -1,0 +1,312 @@
+//! The one error type of the crate.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::io;
+
+/// `Result` with [`Error`] as the error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A boxed error from a dependency (rustls, ureq-proto), kept behind a box so that
+/// their 0.x upgrades never change this crate's public API.
+type Source = Box<dyn StdError + Send + Sync + 'static>;
+
+/// The phase of a request whose time limit elapsed, carried by [`Error::Timeout`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Phase {
+    /// Name resolution and TCP connect.
+    Connect,
+    /// The TLS handshake.
+    Handshake,
+    /// Writing the request (a socket write made no progress in time).
+    Write,
+    /// Reading the response (no byte arrived in time).
+    Read,
+    /// The overall per-request deadline ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    Overall,
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Phase::Connect => "connect",
+            Phase::Handshake => "TLS handshake",
+            Phase::Write => "write",
+            Phase::Read => "read",
+            Phase::Overall => "overall deadline",
+        })
+    }
+}
+
+/// Everything that can go wrong with a request.
+///
+/// Each variant is something a caller can act on; hosts are named as `host:port`.
+/// Errors from rustls and ureq-proto are reachable through [`std::error::Error::source`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The URL could not be used: not http/https, no host, bad port.
+    InvalidUrl {
+        /// The URL as given.
+        url: Box<str>,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The request could not be built or sent as asked (bad header, body not allowed,
+    /// a streamed body shorter or longer than its `Content-Length`).
+    InvalidRequest {
+        /// What is wrong with it.
+        reason: Box<str>,
+    },
+    /// The client configuration is unusable (bad PEM file, empty trust store, bad key).
+    Config {
+        /// What is wrong with it, naming the file and certificate index where there is one.
+        reason: Box<str>,
+    },
+    /// The host name did not resolve to any address.
+    Resolve {
+        /// The host that did not resolve.
+        host: Box<str>,
+        /// The resolver's error.
+        source: io::Error,
+    },
+    /// No TCP connection could be made (refused, unreachable).
+    Connect {
+        /// `host:port`.
+        host: Box<str>,
+        /// The last connect error.
+        source: io::Error,
+    },
+    /// A time limit elapsed.
+    Timeout {
+        /// Which limit.
+        phase: Phase,
+        /// `host:port`.
+        host: Box<str>,
+    },
+    /// The server's certificate was rejected (unknown issuer, wrong name, expired, ...).
+    Certificate {
+        /// `host:port`.
+        host: Box<str>,
+        /// The verifier's reason.
+        source: Source,
+    },
+    /// The TLS session failed for another reason (alert from the server, protocol
+    /// violation, no common cipher suite, client certificate refused).
+    Tls {
+        /// `host:port`.
+        host: Box<str>,
+        /// rustls' error.
+        source: Source,
+    },
+    /// The connection failed while the request was under way (reset, closed early).
+    Io {
+        /// `host:port`.
+        host: Box<str>,
+        /// The socket error; `UnexpectedEof` when the server closed before answering.
+        source: io::Error,
+    },
+    /// The server's response is not valid HTTP/1.1 (or breaks a framing rule).
+    Protocol {
+        /// `host:port`.
+        host: Box<str>,
+        /// The parser's reason.
+        source: Source,
+    },
+    /// The response head (status line and headers) is larger than the limit.
+    HeadersTooLarge {
+        /// `host:port`.
+        host: Box<str>,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The response body ended before its framing said it would: a short
+    /// `Content-Length` body, an unfinished chunked body, or a close-delimited body
+    /// whose TLS stream ended without `close_notify` (the truncation attack).
+    Truncated {
+        /// `host:port`.
+        host: Box<str>,
+    },
+    /// The body is larger than the limit given to `into_string`/`into_vec`.
+    BodyTooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// More redirects than allowed ([`ClientBuilder::redirects`](crate::ClientBuilder::redirects)).
+    TooManyRedirects {
+        /// The allowed number.
+        limit: u32,
+        /// The last URL redirected to.
+        url: Box<str>,
+    },
+    /// A redirect from `https` to `http` was refused.
+    InsecureRedirect {
+        /// The `https` URL that redirected.
+        from: Box<str>,
+        /// The `http` URL it pointed to.
+        to: Box<str>,
+    },
+}
+
+impl Error {
+    /// True for [`Error::Timeout`].
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Timeout { .. })
+    }
+
+    /// The phase whose time limit elapsed, for [`Error::Timeout`].
+    pub fn timeout_phase(&self) -> Option<Phase> {
+        match self {
+            Error::Timeout { phase, .. } => Some(*phase),
+            _ => None,
+        }
+    }
+
+    /// True when the server's certificate was rejected.
+    pub fn is_certificate(&self) -> bool {
+        matches!(self, Error::Certificate { .. })
+    }
+
+    pub(crate) fn invalid_request(reason: impl fmt::Display) -> Error {
+        Error::InvalidRequest {
+            reason: reason.to_string().into(),
+        }
+    }
+
+    pub(crate) fn config(reason: impl fmt::Display) -> Error {
+        Error::Config {
+            reason: reason.to_string().into(),
+        }
+    }
+
+    pub(crate) fn protocol(host: &str, source: impl Into<Source>) -> Error {
+        Error::Protocol {
+            host: host.into(),
+            source: source.into(),
+        }
+    }
+
+    /// Sorts a rustls error into [`Error::Certificate`] or [`Error::Tls`].
+    pub(crate) fn tls(host: &str, e: rustls::Error) -> Error {
+        let host = host.into();
+        match e {
+            rustls::Error::InvalidCertificate(_) => Error::Certificate {
+                host,
+                source: Box::new(e),
+            },
+            e => Error::Tls {
+                host,
+                source: Box::new(e),
+            },
+        }
+    }
+
+    /// Wraps this error in an `io::Error` so it can travel through `Read`/`Write`;
+    /// [`Error::from_io`] takes it out again.
+    pub(crate) fn into_io(self) -> io::Error {
+        let kind = match &self {
+            Error::Timeout { .. } => io::ErrorKind::TimedOut,
+            Error::Truncated { .. } => io::ErrorKind::UnexpectedEof,
+            Error::Io { source, .. } | Error::Connect { source, .. } => source.kind(),
+            _ => io::ErrorKind::InvalidData,
+        };
+        io::Error::new(kind, self)
+    }
+
+    /// Turns an `io::Error` from a connection with `host` into an [`Error`], unwrapping
+    /// one made by [`Error::into_io`].
+    pub(crate) fn from_io(e: io::Error, host: &str) -> Error {
+        if e.get_ref().is_some_and(|inner| inner.is::<Error>()) {
+            let inner = e.into_inner().expect("checked by get_ref above");
+            return *inner.downcast::<Error>().expect("checked by is above");
+        }
+        Error::Io {
+            host: host.into(),
+            source: e,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidUrl { url, reason } => write!(f, "invalid URL {url:?}: {reason}"),
+            Error::InvalidRequest { reason } => write!(f, "invalid request: {reason}"),
+            Error::Config { reason } => write!(f, "configuration error: {reason}"),
+            Error::Resolve { host, source } => write!(f, "cannot resolve {host}: {source}"),
+            Error::Connect { host, source } => write!(f, "cannot connect to {host}: {source}"),
+            Error::Timeout { phase, host } => write!(f, "{phase} timed out with {host}"),
+            Error::Certificate { host, source } => {
+                write!(f, "certificate of {host} rejected: {source}")
+            }
+            Error::Tls { host, source } => write!(f, "TLS with {host} failed: {source}"),
+            Error::Io { host, source } if source.kind() == io::ErrorKind::UnexpectedEof => {
+                write!(f, "{host} closed the connection before the response was complete")
+            }
+            Error::Io { host, source } => write!(f, "connection to {host} failed: {source}"),
+            Error::Protocol { host, source } => {
+                write!(f, "invalid HTTP response from {host}: {source}")
+            }
+            Error::HeadersTooLarge { host, limit } => {
+                write!(f, "response head from {host} exceeds {limit} bytes")
+            }
+            Error::Truncated { host } => write!(
+                f,
+                "response body from {host} ended before its declared end (truncated)"
+            ),
+            Error::BodyTooLarge { limit } => write!(f, "response body exceeds {limit} bytes"),
+            Error::TooManyRedirects { limit, url } => {
+                write!(f, "more than {limit} redirects (last to {url})")
+            }
+            Error::InsecureRedirect { from, to } => {
+                write!(f, "refused redirect from https to http: {from} -> {to}")
+            }
+        }
+    }
+}
+
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            Error::Resolve { source, .. }
+            | Error::Connect { source, .. }
+            | Error::Io { source, .. } => Some(source),
+            Error::Certificate { source, .. }
+            | Error::Tls { source, .. }
+            | Error::Protocol { source, .. } => Some(source.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_stays_small() {
+        // Returned by value on every call: keep it at five machine words at most.
+        assert!(std::mem::size_of::<Error>() <= 5 * std::mem::size_of::<usize>());
+    }
+
+    #[test]
+    fn error_survives_a_trip_through_io_error() {
+        let e = Error::Timeout {
+            phase: Phase::Read,
+            host: "h:1".into(),
+        };
+        let io = e.into_io();
+        assert_eq!(io.kind(), io::ErrorKind::TimedOut);
+        let back = Error::from_io(io, "other:2");
+        assert_eq!(back.timeout_phase(), Some(Phase::Read));
+        assert_eq!(back.to_string(), "read timed out with h:1");
+    }
+
+    #[test]
+    fn plain_io_error_names_the_host() {
+        let e = Error::from_io(io::ErrorKind::ConnectionReset.into(), "api:443");
+        assert!(e.to_string().contains("api:443"), "{e}");
+        assert!(e.source().is_some());
+    }
+}

@@ -1,0 +1,424 @@
+//! The one place that drives ureq-proto's client state machine. No socket code here:
+//! everything is generic over [`Transport`], so tests run it over memory.
+//!
+//! One function per protocol state: [`send_request`] (SendRequest, Await100, SendBody),
+//! [`recv_response`] (RecvResponse) and [`read_body`] (RecvBody); [`finish`] is Cleanup.
+
+use std::io::{self, Read, Write};
+use std::time::Duration;
+
+use http::Response;
+use ureq_proto::client::state::{Await100, Prepare, RecvBody, RecvResponse, SendBody};
+use ureq_proto::client::{
+    Await100Result, Call, RecvBodyResult, RecvResponseResult, SendRequestResult,
+};
+use ureq_proto::BodyMode;
+
+use crate::error::{Error, Result};
+
+/// Bytes of request head (and small body) assembled before the first write. Every
+/// ordinary REST request fits, so it leaves in one `write` and one TLS record.
+pub(crate) const SEND_BUFFER: usize = 4 * 1024;
+
+/// Bytes read from a streamed request body per write: one TLS record's worth.
+const UPLOAD_CHUNK: usize = 16 * 1024;
+
+/// Initial size of a connection's receive buffer: a typical response head and the
+/// first part of its body. It grows only for an unusually large head.
+pub(crate) const RECV_BUFFER: usize = 8 * 1024;
+
+/// Default limit on the response head (status line + headers), in bytes.
+pub const DEFAULT_MAX_RESPONSE_HEAD: usize = 64 * 1024;
+
+/// How many 1xx responses may precede the real one before we call it a flood.
+const MAX_INFORMATIONAL: usize = 16;
+
+/// How long to wait for `100 Continue` before sending the body anyway (RFC 9110 lets
+/// a client stop waiting; servers that ignore `Expect` never answer it).
+pub(crate) const CONTINUE_WAIT: Duration = Duration::from_secs(1);
+
+/// A connection as the exchange needs it.
+pub(crate) trait Transport: Read + Write {
+    /// Like `read`, but gives up after `wait` with `Ok(None)`.
+    fn read_within(&mut self, buf: &mut [u8], wait: Duration) -> io::Result<Option<usize>>;
+}
+
+/// The request body to send.
+pub(crate) enum ReqBody<'a> {
+    None,
+    /// Sent with a `Content-Length`; replayable.
+    Bytes(&'a [u8]),
+    /// Streamed: with the caller's `Content-Length` if given, else chunked.
+    Reader(&'a mut dyn Read),
+}
+
+/// Received bytes not yet consumed by the parser.
+pub(crate) struct RecvBuf {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// Whether any byte has been received since the request was sent.
+    pub received: bool,
+}
+
+impl RecvBuf {
+    pub fn new() -> RecvBuf {
+        RecvBuf {
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
+            received: false,
+        }
+    }
+
+    pub fn data(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Reads more bytes, making room first (compact, then grow up to `max`).
+    /// `Ok(None)` when the buffer already holds `max` unconsumed bytes.
+    fn fill(&mut self, io: &mut impl Read, max: usize) -> io::Result<Option<usize>> {
+        if self.end == self.buf.len() {
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            } else if self.buf.len() < max {
+                let size = (self.buf.len() * 2).clamp(RECV_BUFFER, max);
+                self.buf.resize(size, 0);
+            } else {
+                return Ok(None);
+            }
+        }
+        let n = io.read(&mut self.buf[self.end..])?;
+        self.end += n;
+        self.received |= n > 0;
+        Ok(Some(n))
+    }
+
+    /// Gives back memory grown for a large response head before the connection idles.
+    pub fn shrink(&mut self) {
+        if self.buf.len() > RECV_BUFFER && self.is_empty() {
+            self.buf = vec![0; RECV_BUFFER];
+        }
+    }
+}
+
+fn protocol(host: &str, e: ureq_proto::Error) -> Error {
+    Error::protocol(host, e)
+}
+
+fn invalid(e: ureq_proto::Error) -> Error {
+    Error::invalid_request(e)
+}
+
+/// Sends the request head and body. The head and a body that fits [`SEND_BUFFER`]
+/// leave in one write.
+pub(crate) fn send_request(
+    io: &mut impl Transport,
+    buf: &mut RecvBuf,
+    call: Call<Prepare>,
+    body: &mut ReqBody,
+    host: &str,
+) -> Result<Call<RecvResponse>> {
+    let mut call = call.proceed();
+    let mut out = [0u8; SEND_BUFFER];
+    let mut len = 0;
+    loop {
+        len += call.write(&mut out[len..]).map_err(invalid)?;
+        if call.can_proceed() {
+            break;
+        }
+        // The head is larger than the buffer: send what is there and go on.
+        write_all(io, &out[..len], host)?;
+        len = 0;
+    }
+    let next = call
+        .proceed()
+        .map_err(invalid)?
+        .ok_or_else(|| Error::invalid_request("request head incomplete"))?;
+    match next {
+        SendRequestResult::RecvResponse(call) => {
+            write_all(io, &out[..len], host)?;
+            Ok(call)
+        }
+        SendRequestResult::SendBody(call) => send_body(io, call, body, &mut out, len, host),
+        SendRequestResult::Await100(call) => {
+            write_all(io, &out[..len], host)?;
+            match await_100(io, buf, call, host)? {
+                Await100Result::SendBody(call) => send_body(io, call, body, &mut out, 0, host),
+                Await100Result::RecvResponse(call) => Ok(call),
+            }
+        }
+    }
+}
+
+/// Waits up to [`CONTINUE_WAIT`] for the server's `100 Continue` (or its refusal).
+fn await_100(
+    io: &mut impl Transport,
+    buf: &mut RecvBuf,
+    mut call: Call<Await100>,
+    host: &str,
+) -> Result<Await100Result> {
+    while call.can_keep_await_100() {
+        if !buf.is_empty() {
+            let used = call.try_read_100(buf.data()).map_err(|e| protocol(host, e))?;
+            buf.consume(used);
+            if used > 0 || !call.can_keep_await_100() {
+                continue;
+            }
+        }
+        if buf.end == buf.buf.len() {
+            if buf.buf.is_empty() {
+                buf.buf.resize(RECV_BUFFER, 0);
+            } else {
+                break;
+            }
+        }
+        match io.read_within(&mut buf.buf[buf.end..], CONTINUE_WAIT) {
+            Ok(Some(0)) => break,
+            Ok(Some(n)) => {
+                buf.end += n;
+                buf.received = true;
+            }
+            Ok(None) => break,
+            Err(e) => return Err(Error::from_io(e, host)),
+        }
+    }
+    call.proceed().map_err(|e| protocol(host, e))
+}
+
+fn send_body(
+    io: &mut impl Transport,
+    mut call: Call<SendBody>,
+    body: &mut ReqBody,
+    out: &mut [u8],
+    mut len: usize,
+    host: &str,
+) -> Result<Call<RecvResponse>> {
+    match body {
+        ReqBody::None => {}
+        ReqBody::Bytes(data) => {
+            // Head and as much body as fits go in one write; the rest directly from
+            // the caller's slice (no copy) in one more write call.
+            let fits = data.len().min(out.len() - len);
+            let (used, n) = call
+                .write(&data[..fits], &mut out[len..])
+                .map_err(invalid)?;
+            len += n;
+            write_all(io, &out[..len], host)?;
+            let rest = &data[used..];
+            if !rest.is_empty() {
+                call.consume_direct_write(rest.len()).map_err(invalid)?;
+                write_all(io, rest, host)?;
+            }
+            len = 0;
+        }
+        ReqBody::Reader(reader) => {
+            write_all(io, &out[..len], host)?;
+            len = 0;
+            stream_body(io, &mut call, &mut **reader, host)?;
+        }
+    }
+    // End of body: the chunked terminator, or nothing for a length-delimited body.
+    let (_, n) = call.write(&[], &mut out[len..]).map_err(invalid)?;
+    len += n;
+    if len > 0 {
+        write_all(io, &out[..len], host)?;
+    }
+    if !call.can_proceed() {
+        return Err(Error::invalid_request(
+            "request body ended before the Content-Length it declared",
+        ));
+    }
+    io.flush().map_err(|e| Error::from_io(e, host))?;
+    call.proceed()
+        .ok_or_else(|| Error::invalid_request("request body incomplete"))
+}
+
+/// Streams a reader's bytes as the body, chunked or within its `Content-Length`.
+fn stream_body(
+    io: &mut impl Transport,
+    call: &mut Call<SendBody>,
+    reader: &mut dyn Read,
+    host: &str,
+) -> Result<()> {
+    let chunked = call.is_chunked();
+    let mut input = vec![0u8; UPLOAD_CHUNK];
+    let mut framed = if chunked {
+        vec![0u8; UPLOAD_CHUNK + 32]
+    } else {
+        Vec::new()
+    };
+    loop {
+        let max = if chunked {
+            call.calculate_max_input(framed.len()).min(input.len())
+        } else {
+            input.len()
+        };
+        let n = match reader.read(&mut input[..max]) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(Error::invalid_request(format_args!(
+                    "reading the request body failed: {e}"
+                )))
+            }
+        };
+        if chunked {
+            let (used, m) = call.write(&input[..n], &mut framed).map_err(invalid)?;
+            debug_assert_eq!(used, n, "max input was computed for this output");
+            write_all(io, &framed[..m], host)?;
+        } else {
+            call.consume_direct_write(n).map_err(invalid)?;
+            write_all(io, &input[..n], host)?;
+        }
+    }
+}
+
+fn write_all(io: &mut impl Transport, data: &[u8], host: &str) -> Result<()> {
+    io.write_all(data).map_err(|e| Error::from_io(e, host))
+}
+
+/// Reads until the response head is complete, skipping 1xx responses.
+pub(crate) fn recv_response(
+    io: &mut impl Transport,
+    buf: &mut RecvBuf,
+    mut call: Call<RecvResponse>,
+    host: &str,
+    max_head: usize,
+) -> Result<(Response<()>, RecvResponseResult)> {
+    let mut informational = 0;
+    loop {
+        if !buf.is_empty() {
+            let (used, response) = call
+                .try_response(buf.data(), false)
+                .map_err(|e| head_error(host, e, max_head))?;
+            buf.consume(used);
+            if let Some(response) = response {
+                let next = call
+                    .proceed()
+                    .ok_or_else(|| Error::protocol(host, "response head incomplete"))?;
+                return Ok((response, next));
+            }
+            if used > 0 {
+                informational += 1;
+                if informational > MAX_INFORMATIONAL {
+                    return Err(Error::protocol(host, "too many 1xx responses"));
+                }
+                continue;
+            }
+        }
+        match buf.fill(io, max_head) {
+            Ok(Some(0)) => {
+                return Err(Error::Io {
+                    host: host.into(),
+                    source: io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "closed before the response head",
+                    ),
+                })
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                return Err(Error::HeadersTooLarge {
+                    host: host.into(),
+                    limit: max_head,
+                })
+            }
+            Err(e) => return Err(Error::from_io(e, host)),
+        }
+    }
+}
+
+fn head_error(host: &str, e: ureq_proto::Error, max_head: usize) -> Error {
+    match e {
+        ureq_proto::Error::HttpParseTooManyHeaders => Error::HeadersTooLarge {
+            host: host.into(),
+            limit: max_head,
+        },
+        e => protocol(host, e),
+    }
+}
+
+/// Reads body bytes into `dst`. `Ok(0)` only at the body's proper end; a body cut
+/// short is [`Error::Truncated`].
+pub(crate) fn read_body(
+    io: &mut impl Transport,
+    buf: &mut RecvBuf,
+    call: &mut Call<RecvBody>,
+    dst: &mut [u8],
+    host: &str,
+    max_line: usize,
+) -> Result<usize> {
+    if dst.is_empty() {
+        return Ok(0);
+    }
+    let close_delimited = call.body_mode() == BodyMode::CloseDelimited;
+    loop {
+        if !buf.is_empty() {
+            let (used, n) = call
+                .read(buf.data(), dst)
+                .map_err(|e| protocol(host, e))?;
+            buf.consume(used);
+            if n > 0 {
+                return Ok(n);
+            }
+            if used > 0 {
+                continue;
+            }
+        }
+        if !close_delimited && call.can_proceed() {
+            return Ok(0);
+        }
+        match buf.fill(io, max_line) {
+            Ok(Some(0)) if close_delimited => return Ok(0),
+            Ok(Some(0)) => return Err(Error::Truncated { host: host.into() }),
+            Ok(Some(_)) => {}
+            Ok(None) => return Err(Error::protocol(host, "chunk header line too long")),
+            // A TLS stream that ended without close_notify.
+            Err(e)
+                if e.kind() == io::ErrorKind::UnexpectedEof
+                    && !e.get_ref().is_some_and(|inner| inner.is::<Error>()) =>
+            {
+                return Err(Error::Truncated { host: host.into() })
+            }
+            Err(e) => return Err(Error::from_io(e, host)),
+        }
+    }
+}
+
+/// Whether the connection can carry another request after this response: the server
+/// did not ask to close, the framing allows it, and nothing unasked-for follows.
+pub(crate) fn finish_body(call: Call<RecvBody>, buf: &RecvBuf) -> bool {
+    let close_delimited = call.body_mode() == BodyMode::CloseDelimited;
+    let must_close = match call.proceed() {
+        Some(RecvBodyResult::Cleanup(c)) => c.must_close_connection(),
+        Some(RecvBodyResult::Redirect(c)) => c.must_close_connection(),
+        None => true,
+    };
+    !must_close && !close_delimited && buf.is_empty()
+}
+
+/// Like [`finish_body`], for a response without a body.
+pub(crate) fn finish_bodyless(next: RecvResponseResult, buf: &RecvBuf) -> bool {
+    let must_close = match next {
+        RecvResponseResult::Cleanup(c) => c.must_close_connection(),
+        RecvResponseResult::Redirect(c) => c.must_close_connection(),
+        RecvResponseResult::RecvBody(_) => true,
+    };
+    !must_close && buf.is_empty()
+}

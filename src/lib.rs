@@ -1,0 +1,91 @@
+//! A small blocking HTTPS/1.1 client for Linux devices on ARM Cortex-A cores.
+//!
+//! Firmware daemons call a few REST hosts all day. On a Cortex-A5 most of the CPU an
+//! HTTPS client burns is TLS: building contexts, parsing root certificates, full
+//! handshakes. tinyhttps keeps that work: TLS configs are cached per host, root
+//! stores are parsed once, sessions resume, idle connections are reused, and each
+//! request leaves in as few writes as it can.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//!
+//! let client = tinyhttps::Client::builder()
+//!     .timeout(Duration::from_secs(20))
+//!     .build()?;
+//! let resp = client
+//!     .get("https://device-api.example.com/v1/status")
+//!     .header("Accept", "application/json")
+//!     .call()?;
+//! println!("{} {}", resp.status(), resp.into_string()?);
+//!
+//! // Streaming both ways: nothing is buffered whole.
+//! let firmware = std::fs::File::open("/tmp/upload.bin")?;
+//! client.put("https://device-api.example.com/v1/blob").send_reader(firmware)?;
+//! let mut download = client.get("https://device-api.example.com/v1/fw").call()?.into_reader();
+//! std::io::copy(&mut download, &mut std::fs::File::create("/tmp/fw.bin")?)?;
+//! println!("{:?}", client.stats());
+//! # Ok(()) }
+//! ```
+//!
+//! # What it does
+//! - HTTP/1.1 over TCP or TLS (rustls with ring), framing by `ureq-proto`:
+//!   Content-Length, chunked (trailers skipped), close-delimited bodies, HEAD/204/304
+//!   without body, 1xx skipped, `Expect: 100-continue`.
+//! - Every phase has a time limit, on by default: connect (DNS + TCP), TLS handshake,
+//!   each read, each write, and an overall deadline. See [`Error::Timeout`].
+//! - Redirects are followed (10 by default); https → http is refused; credentials
+//!   (`Authorization`, `Cookie`) are dropped when the host changes.
+//! - A body shorter than its framing promised is an error ([`Error::Truncated`]),
+//!   never a short success; that includes a close-delimited body whose TLS stream
+//!   ended without `close_notify`.
+//!
+//! # Security defaults
+//! Certificates are verified by webpki against Mozilla's roots (webpki-roots) unless
+//! [`TlsSettings`] says otherwise; there is no switch to accept invalid certificates.
+//! Sessions resume only under the trust policy that made them.
+//!
+//! # Logging
+//! Through the `log` crate. `debug`: state changes — connect, handshake (full or
+//! resumed, version, cipher suite), pool reuse and discard, TLS config build and
+//! eviction, redirects, retries, failures. `trace`: each request line. Nothing at
+//! `info` or above. Header values and keys are never logged.
+//!
+//! # Memory
+//! A connection holds rustls' buffers plus an 8 KiB receive buffer; the request head
+//! is assembled on the stack.
+
+#![forbid(unsafe_code)]
+
+#[macro_use]
+extern crate log;
+
+mod client;
+mod deadline;
+mod error;
+mod exchange;
+mod netloc;
+mod pool;
+mod redirect;
+mod request;
+mod response;
+mod stats;
+mod tls;
+mod transport;
+
+pub use client::{Client, ClientBuilder};
+pub use deadline::{
+    DEFAULT_TIMEOUT_CONNECT, DEFAULT_TIMEOUT_HANDSHAKE, DEFAULT_TIMEOUT_OVERALL,
+    DEFAULT_TIMEOUT_READ, DEFAULT_TIMEOUT_WRITE,
+};
+pub use error::{Error, Phase, Result};
+pub use exchange::DEFAULT_MAX_RESPONSE_HEAD;
+pub use http::{HeaderMap, Method, StatusCode, Uri, Version};
+pub use pool::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE, DEFAULT_MAX_IDLE_PER_HOST};
+pub use redirect::DEFAULT_MAX_REDIRECTS;
+pub use request::RequestBuilder;
+pub use response::{Body, Response, DEFAULT_BODY_LIMIT};
+pub use stats::Stats;
+pub use tls::{
+    Cipher, TlsSettings, TlsVersion, DEFAULT_SESSION_CACHE_SIZE, DEFAULT_TLS_CACHE_SIZE,
+};

@@ -1,0 +1,166 @@
+//! Idle connections, kept for reuse.
+//!
+//! A short `Vec` under a mutex: with at most [`DEFAULT_MAX_IDLE`]-ish entries a linear
+//! scan is cheaper than hashing. The lock is held only to take or put a connection;
+//! liveness checks and closes happen outside it. Expired connections are purged
+//! lazily on access, with no reaper thread.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::deadline;
+use crate::exchange::RecvBuf;
+use crate::netloc::Netloc;
+use crate::stats::Counters;
+use crate::tls::lock;
+use crate::transport::Io;
+
+/// Idle connections kept per netloc. Two let a request and a retry or a second thread
+/// find one without opening a third.
+pub const DEFAULT_MAX_IDLE_PER_HOST: usize = 2;
+/// Idle connections kept in all: bounds memory whatever the number of hosts.
+pub const DEFAULT_MAX_IDLE: usize = 16;
+/// Idle time after which a connection is closed instead of reused: below the
+/// keep-alive timeouts of common servers and load balancers (nginx 75 s, AWS ALB 60 s).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where a connection goes: the netloc and the TLS policy it was verified under, so a
+/// connection is never handed to a request that would be made under another policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PoolKey {
+    pub netloc: Netloc,
+    pub policy: usize,
+}
+
+/// A connection and its receive buffer.
+pub(crate) struct Conn {
+    pub io: Io,
+    pub buf: RecvBuf,
+    pub key: PoolKey,
+    /// Whether this connection carried an earlier request.
+    pub reused: bool,
+    idle_since: Instant,
+}
+
+impl Conn {
+    pub fn new(io: Io, key: PoolKey) -> Conn {
+        Conn {
+            io,
+            buf: RecvBuf::new(),
+            key,
+            reused: false,
+            idle_since: deadline::now(),
+        }
+    }
+
+    pub fn close(self) {
+        self.io.close();
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PoolLimits {
+    pub max_idle_per_host: usize,
+    pub max_idle: usize,
+    pub idle_timeout: Duration,
+}
+
+impl Default for PoolLimits {
+    fn default() -> Self {
+        PoolLimits {
+            max_idle_per_host: DEFAULT_MAX_IDLE_PER_HOST,
+            max_idle: DEFAULT_MAX_IDLE,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+        }
+    }
+}
+
+pub(crate) struct Pool {
+    /// Oldest first.
+    idle: Mutex<Vec<Conn>>,
+    limits: PoolLimits,
+}
+
+impl Pool {
+    pub fn new(limits: PoolLimits) -> Pool {
+        Pool {
+            idle: Mutex::new(Vec::new()),
+            limits,
+        }
+    }
+
+    /// The most recently used live connection for `key`, if any.
+    pub fn checkout(&self, key: &PoolKey, counters: &Counters) -> Option<Conn> {
+        loop {
+            let now = deadline::now();
+            let (found, expired) = {
+                let mut idle = lock(&self.idle);
+                let expired = self.take_expired(&mut idle, now);
+                let found = idle
+                    .iter()
+                    .rposition(|c| c.key == *key)
+                    .map(|i| idle.remove(i));
+                (found, expired)
+            };
+            for c in expired {
+                Counters::add(&counters.pool_idle_expired, 1);
+                debug!("closing {} idle past the idle timeout", c.io.host());
+                c.close();
+            }
+            let mut conn = found?;
+            if conn.io.is_reusable() {
+                conn.reused = true;
+                Counters::add(&counters.pool_reuses, 1);
+                debug!("reusing pooled connection to {}", conn.io.host());
+                return Some(conn);
+            }
+            Counters::add(&counters.pool_stale_discards, 1);
+            debug!("discarding stale pooled connection to {}", conn.io.host());
+            conn.close();
+        }
+    }
+
+    /// Keeps a connection whose last response ended cleanly, within the limits.
+    pub fn checkin(&self, mut conn: Conn) {
+        if self.limits.max_idle == 0 || self.limits.max_idle_per_host == 0 {
+            conn.close();
+            return;
+        }
+        conn.buf.shrink();
+        conn.idle_since = deadline::now();
+        let mut evicted = Vec::new();
+        {
+            let mut idle = lock(&self.idle);
+            let key = conn.key.clone();
+            idle.push(conn);
+            let same = idle.iter().filter(|c| c.key == key).count();
+            if same > self.limits.max_idle_per_host {
+                let oldest = idle.iter().position(|c| c.key == key).expect("counted above");
+                evicted.push(idle.remove(oldest));
+            }
+            if idle.len() > self.limits.max_idle {
+                evicted.push(idle.remove(0));
+            }
+        }
+        for c in evicted {
+            debug!("pool full: closing idle connection to {}", c.io.host());
+            c.close();
+        }
+    }
+
+    fn take_expired(&self, idle: &mut Vec<Conn>, now: Instant) -> Vec<Conn> {
+        let timeout = self.limits.idle_timeout;
+        // Oldest first: the expired ones are a prefix.
+        let n = idle
+            .iter()
+            .take_while(|c| now.duration_since(c.idle_since) >= timeout)
+            .count();
+        idle.drain(..n).collect()
+    }
+
+    /// Number of idle connections (all hosts).
+    #[cfg(test)]
+    pub fn idle_count(&self) -> usize {
+        lock(&self.idle).len()
+    }
+}

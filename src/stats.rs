@@ -1,0 +1,108 @@
+//! Counters of what a client did, and the [`Stats`] snapshot that shows them.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+macro_rules! counters {
+    ($($(#[$doc:meta])* $name:ident,)*) => {
+        /// A snapshot of a client's counters, from [`Client::stats`](crate::Client::stats).
+        ///
+        /// Counters only grow; take two snapshots and subtract to see what a piece of
+        /// work cost.
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+        #[non_exhaustive]
+        pub struct Stats {
+            $($(#[$doc])* pub $name: u64,)*
+        }
+
+        /// The live counters: one relaxed atomic add per event.
+        #[derive(Debug, Default)]
+        pub(crate) struct Counters {
+            $(pub $name: AtomicU64,)*
+        }
+
+        impl Counters {
+            pub fn snapshot(&self) -> Stats {
+                Stats { $($name: self.$name.load(Relaxed),)* }
+            }
+        }
+
+        impl Stats {
+            /// The counters as `(name, value)` pairs, in a fixed order (for printing).
+            pub fn fields(&self) -> [(&'static str, u64); counters!(@count $($name)*)] {
+                [$((stringify!($name), self.$name),)*]
+            }
+        }
+    };
+    (@count $($name:ident)*) => { 0 $(+ counters!(@one $name))* };
+    (@one $name:ident) => { 1 };
+}
+
+counters! {
+    /// HTTP requests sent (each redirect hop and each retry counts).
+    requests,
+    /// TCP connections opened.
+    connections_opened,
+    /// TLS handshakes that were full (no session resumed).
+    handshakes_full,
+    /// TLS handshakes that resumed an earlier session.
+    handshakes_resumed,
+    /// `rustls::ClientConfig`s built.
+    tls_config_builds,
+    /// Lookups answered by the TLS config cache.
+    tls_config_cache_hits,
+    /// TLS configs evicted from the cache to make room.
+    tls_config_evictions,
+    /// Root certificate stores parsed (webpki-roots or PEM).
+    root_store_parses,
+    /// Requests that went out on a pooled connection.
+    pool_reuses,
+    /// Pooled connections found closed or unusable when taken out, and dropped.
+    pool_stale_discards,
+    /// Pooled connections closed because they sat idle past the idle timeout.
+    pool_idle_expired,
+    /// Requests retried on a fresh connection after a reused one failed.
+    retries,
+    /// Bytes written to sockets (TLS records included).
+    bytes_sent,
+    /// Bytes read from sockets (TLS records included).
+    bytes_received,
+}
+
+impl Counters {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Relaxed);
+    }
+}
+
+impl Stats {
+    /// The counters as one JSON object, e.g. `{"requests":3,...}`.
+    pub fn to_json(&self) -> String {
+        let mut s = String::from("{");
+        for (i, (name, value)) in self.fields().iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            s.push_str(&format!("\"{name}\":{value}"));
+        }
+        s.push('}');
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_reflects_adds_and_prints_as_json() {
+        let c = Counters::default();
+        Counters::add(&c.requests, 2);
+        Counters::add(&c.bytes_sent, 40);
+        let s = c.snapshot();
+        assert_eq!((s.requests, s.bytes_sent, s.retries), (2, 40, 0));
+        let json = s.to_json();
+        assert!(json.starts_with("{\"requests\":2,"), "{json}");
+        assert!(json.contains("\"bytes_sent\":40"), "{json}");
+        assert_eq!(s.fields().len(), 14);
+    }
+}

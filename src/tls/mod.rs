@@ -1,0 +1,517 @@
+//! TLS trust policies and the per-netloc cache of `Arc<rustls::ClientConfig>`.
+//!
+//! A *policy* is what a [`TlsSettings`] says: which roots to trust, which client
+//! certificate to show, ALPN, versions and cipher order. Each policy owns, built once:
+//! the certificate verifier, the client-certificate resolver and the session store.
+//! rustls resumes a session only under a config with the very same verifier and
+//! resolver `Arc`s, so configs of one policy resume each other's sessions, and a
+//! session earned under one policy is never offered under another.
+//!
+//! [`TlsConfigs`] maps a netloc to its config in a small LRU; a miss builds a config
+//! from the policy (~5-10 K instructions on armv7 — what the cache really saves is
+//! the work the policy keeps: parsed roots and resumable sessions).
+
+mod roots;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use lru::LruCache;
+use rustls::client::{ClientSessionMemoryCache, Resumption, WebPkiServerVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
+use rustls::ClientConfig;
+
+use crate::error::{Error, Result};
+use crate::netloc::Netloc;
+use crate::stats::Counters;
+pub(crate) use roots::lock;
+use roots::{RootSource, RootStores};
+
+/// Default capacity of the per-netloc config cache: firmware talks to few hosts.
+pub const DEFAULT_TLS_CACHE_SIZE: usize = 8;
+
+/// Default capacity of a policy's session store, in tickets. rustls keeps up to 8
+/// TLS 1.3 tickets per server, so this holds sessions for about `size / 8` servers:
+/// 256 covers the 32 hosts a device may talk to.
+pub const DEFAULT_SESSION_CACHE_SIZE: usize = 256;
+
+/// A bulk cipher, for [`TlsSettings::cipher_preference`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Cipher {
+    /// ChaCha20-Poly1305: the fastest on CPUs without AES instructions (32-bit ARM).
+    ChaCha20Poly1305,
+    /// AES-128-GCM.
+    Aes128Gcm,
+    /// AES-256-GCM.
+    Aes256Gcm,
+}
+
+/// The default order: on 32-bit ARM, where ring has no hardware AES, ChaCha20 costs
+/// ~25 instructions a byte against ~54 for AES-128-GCM; elsewhere AES comes first.
+#[cfg(target_arch = "arm")]
+const DEFAULT_CIPHERS: [Cipher; 3] = [
+    Cipher::ChaCha20Poly1305,
+    Cipher::Aes128Gcm,
+    Cipher::Aes256Gcm,
+];
+#[cfg(not(target_arch = "arm"))]
+const DEFAULT_CIPHERS: [Cipher; 3] = [
+    Cipher::Aes128Gcm,
+    Cipher::Aes256Gcm,
+    Cipher::ChaCha20Poly1305,
+];
+
+/// A TLS protocol version, for [`TlsSettings::min_version`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum TlsVersion {
+    /// TLS 1.2.
+    Tls12,
+    /// TLS 1.3.
+    Tls13,
+}
+
+/// How to do TLS with some hosts: trusted roots, client certificate, ALPN, versions,
+/// cipher order, session resumption. Used for all hosts with
+/// [`ClientBuilder::tls`](crate::ClientBuilder::tls) or for some with
+/// [`ClientBuilder::tls_for`](crate::ClientBuilder::tls_for).
+///
+/// ```
+/// use tinyhttps::{TlsSettings, TlsVersion};
+/// let settings = TlsSettings::new()
+///     .root_pem_file("/etc/device/backend-ca.pem")
+///     .min_version(TlsVersion::Tls13)
+///     .alpn(&["http/1.1"]);
+/// # let _ = settings;
+/// ```
+#[derive(Clone)]
+pub struct TlsSettings {
+    roots: Vec<RootSource>,
+    client_auth: Option<Arc<CertifiedKey>>,
+    client_auth_error: Option<Arc<str>>,
+    alpn: Vec<Vec<u8>>,
+    min_version: TlsVersion,
+    ciphers: Vec<Cipher>,
+    session_cache_size: usize,
+}
+
+impl std::fmt::Debug for TlsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never prints the key.
+        f.debug_struct("TlsSettings")
+            .field("roots", &self.roots)
+            .field("client_auth", &self.client_auth.is_some())
+            .field("alpn", &self.alpn)
+            .field("min_version", &self.min_version)
+            .field("ciphers", &self.ciphers)
+            .field("session_cache_size", &self.session_cache_size)
+            .finish()
+    }
+}
+
+impl Default for TlsSettings {
+    fn default() -> Self {
+        TlsSettings::new()
+    }
+}
+
+impl TlsSettings {
+    /// Trust webpki-roots (Mozilla's set), TLS 1.2 and 1.3, the platform's cipher
+    /// order, session resumption on.
+    pub fn new() -> TlsSettings {
+        TlsSettings {
+            roots: Vec::new(),
+            client_auth: None,
+            client_auth_error: None,
+            alpn: Vec::new(),
+            min_version: TlsVersion::Tls12,
+            ciphers: DEFAULT_CIPHERS.to_vec(),
+            session_cache_size: DEFAULT_SESSION_CACHE_SIZE,
+        }
+    }
+
+    /// Trusts the roots in a PEM file. The first root source given replaces the
+    /// default webpki-roots; further ones add to it.
+    pub fn root_pem_file(self, path: impl Into<PathBuf>) -> Self {
+        self.add_roots(RootSource::PemFile(path.into()))
+    }
+
+    /// Trusts the roots in every `*.pem` and `*.crt` file of a directory.
+    pub fn root_pem_dir(self, path: impl Into<PathBuf>) -> Self {
+        self.add_roots(RootSource::PemDir(path.into()))
+    }
+
+    /// Trusts the roots in PEM text.
+    pub fn root_pem(self, pem: &[u8]) -> Self {
+        self.add_roots(RootSource::PemBytes(Arc::from(pem)))
+    }
+
+    /// Trusts the webpki-roots set (useful together with another source).
+    pub fn webpki_roots(self) -> Self {
+        self.add_roots(RootSource::Webpki)
+    }
+
+    /// Trusts the system store: `SSL_CERT_FILE`, else the files of `SSL_CERT_DIR`,
+    /// else the first of the usual bundle paths
+    /// (`/etc/ssl/certs/ca-certificates.crt`, ...).
+    pub fn system_roots(self) -> Self {
+        self.add_roots(RootSource::System)
+    }
+
+    fn add_roots(mut self, source: RootSource) -> Self {
+        if !self.roots.contains(&source) {
+            self.roots.push(source);
+        }
+        self
+    }
+
+    /// Shows this certificate chain (PEM, leaf first) and private key (PEM: PKCS#8,
+    /// PKCS#1 or SEC1) to servers that ask: the device's identity for mTLS. A bad
+    /// chain or key is reported by [`ClientBuilder::build`](crate::ClientBuilder::build).
+    pub fn client_auth_pem(mut self, chain_pem: &[u8], key_pem: &[u8]) -> Self {
+        let chain: std::result::Result<Vec<_>, _> =
+            CertificateDer::pem_slice_iter(chain_pem).collect();
+        let key = PrivateKeyDer::from_pem_slice(key_pem);
+        match (chain, key) {
+            (Ok(chain), Ok(key)) if !chain.is_empty() => return self.client_auth(chain, key),
+            (Ok(_), Ok(_)) => self.client_auth_error = Some("no certificate in chain".into()),
+            (Err(e), _) => self.client_auth_error = Some(format!("chain: {e}").into()),
+            (_, Err(e)) => self.client_auth_error = Some(format!("key: {e}").into()),
+        }
+        self
+    }
+
+    /// Like [`client_auth_pem`](Self::client_auth_pem), from DER.
+    pub fn client_auth(
+        mut self,
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+    ) -> Self {
+        let provider = rustls::crypto::ring::default_provider();
+        match CertifiedKey::from_der(chain, key, &provider) {
+            Ok(k) => {
+                self.client_auth = Some(Arc::new(k));
+                self.client_auth_error = None;
+            }
+            Err(e) => self.client_auth_error = Some(e.to_string().into()),
+        }
+        self
+    }
+
+    /// ALPN protocols to offer, most preferred first (none by default).
+    pub fn alpn(mut self, protocols: &[&str]) -> Self {
+        self.alpn = protocols.iter().map(|p| p.as_bytes().to_vec()).collect();
+        self
+    }
+
+    /// The lowest TLS version accepted (default TLS 1.2).
+    pub fn min_version(mut self, version: TlsVersion) -> Self {
+        self.min_version = version;
+        self
+    }
+
+    /// The bulk ciphers to offer, most preferred first; others are not offered.
+    /// Default: ChaCha20 first on 32-bit ARM, AES-GCM first elsewhere.
+    pub fn cipher_preference(mut self, ciphers: &[Cipher]) -> Self {
+        self.ciphers = ciphers.to_vec();
+        self
+    }
+
+    /// Capacity of this policy's session store in tickets (default
+    /// [`DEFAULT_SESSION_CACHE_SIZE`], about `size / 8` servers); 0 turns session
+    /// resumption off.
+    pub fn session_cache_size(mut self, size: usize) -> Self {
+        self.session_cache_size = size;
+        self
+    }
+
+    fn check(&self) -> Result<()> {
+        if let Some(e) = &self.client_auth_error {
+            return Err(Error::config(format_args!("client certificate: {e}")));
+        }
+        if self.ciphers.is_empty() {
+            return Err(Error::config("no cipher to offer"));
+        }
+        Ok(())
+    }
+
+    fn root_sources(&self) -> &[RootSource] {
+        if self.roots.is_empty() {
+            &[RootSource::Webpki]
+        } else {
+            &self.roots
+        }
+    }
+}
+
+/// Which hosts a policy applies to: `api.example.com` exactly, or `*.example.com`
+/// for every name below `example.com` (not `example.com` itself).
+#[derive(Debug, Clone)]
+pub(crate) struct HostPattern(String);
+
+impl HostPattern {
+    pub fn new(pattern: &str) -> Result<HostPattern> {
+        let p = pattern.trim().to_ascii_lowercase();
+        let bare = p.strip_prefix("*.").unwrap_or(&p);
+        if bare.is_empty() || bare.contains(['*', '/', ' ']) {
+            return Err(Error::config(format_args!("bad host pattern {pattern:?}")));
+        }
+        Ok(HostPattern(p))
+    }
+
+    fn matches(&self, host: &str) -> bool {
+        match self.0.strip_prefix("*.") {
+            Some(suffix) => {
+                host.len() > suffix.len() + 1
+                    && host.ends_with(suffix)
+                    && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
+            }
+            None => self.0 == host,
+        }
+    }
+}
+
+/// What a policy builds once and every config of it shares.
+struct PolicyState {
+    roots: Vec<Arc<rustls::RootCertStore>>,
+    provider: Arc<CryptoProvider>,
+    verifier: Arc<WebPkiServerVerifier>,
+    resolver: Arc<dyn rustls::client::ResolvesClientCert>,
+    resumption: Resumption,
+}
+
+struct Policy {
+    pattern: Option<HostPattern>,
+    settings: TlsSettings,
+    state: Mutex<Option<Arc<PolicyState>>>,
+}
+
+/// The policies of a client and the per-netloc config cache.
+pub(crate) struct TlsConfigs {
+    /// `tls_for` rules in the order given, then the default policy last.
+    policies: Vec<Policy>,
+    /// `None` when the cache is disabled (`tls_cache_size(0)`).
+    cache: Option<Mutex<LruCache<Netloc, (Arc<ClientConfig>, usize)>>>,
+    roots: RootStores,
+}
+
+impl TlsConfigs {
+    pub fn new(
+        default: TlsSettings,
+        rules: Vec<(HostPattern, TlsSettings)>,
+        cache_size: usize,
+    ) -> Result<TlsConfigs> {
+        let mut policies: Vec<Policy> = rules
+            .into_iter()
+            .map(|(p, s)| Policy {
+                pattern: Some(p),
+                settings: s,
+                state: Mutex::new(None),
+            })
+            .collect();
+        policies.push(Policy {
+            pattern: None,
+            settings: default,
+            state: Mutex::new(None),
+        });
+        for p in &policies {
+            p.settings.check()?;
+        }
+        let cache = std::num::NonZeroUsize::new(cache_size).map(|n| Mutex::new(LruCache::new(n)));
+        Ok(TlsConfigs {
+            policies,
+            cache,
+            roots: RootStores::default(),
+        })
+    }
+
+    /// The index of the policy that applies to `host`.
+    pub fn policy_for(&self, host: &str) -> usize {
+        self.policies
+            .iter()
+            .position(|p| p.pattern.as_ref().is_none_or(|pat| pat.matches(host)))
+            .expect("the default policy matches every host")
+    }
+
+    /// The config for a netloc and the index of its policy: from the cache, or built.
+    pub fn get(&self, netloc: &Netloc, counters: &Counters) -> Result<(Arc<ClientConfig>, usize)> {
+        if let Some(cache) = &self.cache {
+            if let Some((config, policy)) = lock(cache).get(netloc) {
+                Counters::add(&counters.tls_config_cache_hits, 1);
+                return Ok((config.clone(), *policy));
+            }
+        }
+        let policy = self.policy_for(&netloc.host);
+        let config = Arc::new(self.build(policy, counters)?);
+        debug!("built TLS config for {netloc} (policy {policy})");
+        if let Some(cache) = &self.cache {
+            let evicted = lock(cache).push(netloc.clone(), (config.clone(), policy));
+            if let Some((old, _)) = evicted.filter(|(old, _)| old != netloc) {
+                Counters::add(&counters.tls_config_evictions, 1);
+                debug!("evicted TLS config for {old}");
+            }
+        }
+        Ok((config, policy))
+    }
+
+    /// Builds a config of `policy`, building or refreshing the policy's shared state
+    /// first if needed (first use, or a root file changed on disk).
+    fn build(&self, policy: usize, counters: &Counters) -> Result<ClientConfig> {
+        let p = &self.policies[policy];
+        let roots = p
+            .settings
+            .root_sources()
+            .iter()
+            .map(|s| self.roots.get(s, counters))
+            .collect::<Result<Vec<_>>>()?;
+        let current = lock(&p.state).clone();
+        let state = match current {
+            Some(s) if same_stores(&s.roots, &roots) => s,
+            old => {
+                let resumption = old.map(|s| s.resumption.clone());
+                let state = Arc::new(new_state(&p.settings, roots, resumption)?);
+                *lock(&p.state) = Some(state.clone());
+                state
+            }
+        };
+        let versions: &[&rustls::SupportedProtocolVersion] = match p.settings.min_version {
+            TlsVersion::Tls12 => rustls::ALL_VERSIONS,
+            TlsVersion::Tls13 => &[&rustls::version::TLS13],
+        };
+        let mut config = ClientConfig::builder_with_provider(state.provider.clone())
+            .with_protocol_versions(versions)
+            .map_err(|e| Error::config(format_args!("TLS settings: {e}")))?
+            .with_webpki_verifier(state.verifier.clone())
+            .with_client_cert_resolver(state.resolver.clone());
+        config.alpn_protocols = p.settings.alpn.clone();
+        config.resumption = state.resumption.clone();
+        Counters::add(&counters.tls_config_builds, 1);
+        Ok(config)
+    }
+}
+
+fn same_stores(a: &[Arc<rustls::RootCertStore>], b: &[Arc<rustls::RootCertStore>]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| Arc::ptr_eq(x, y))
+}
+
+/// Builds a policy's shared state. The session store survives a rebuild (roots
+/// changed on disk): its old tickets are tied to the old verifier and rustls will not
+/// offer them under the new one.
+fn new_state(
+    settings: &TlsSettings,
+    roots: Vec<Arc<rustls::RootCertStore>>,
+    resumption: Option<Resumption>,
+) -> Result<PolicyState> {
+    let provider = Arc::new(provider(&settings.ciphers));
+    let merged = if roots.len() == 1 {
+        roots[0].clone()
+    } else {
+        let mut all = rustls::RootCertStore::empty();
+        for r in &roots {
+            all.roots.extend(r.roots.iter().cloned());
+        }
+        Arc::new(all)
+    };
+    let verifier = WebPkiServerVerifier::builder_with_provider(merged, provider.clone())
+        .build()
+        .map_err(|e| Error::config(format_args!("certificate verifier: {e}")))?;
+    let resolver: Arc<dyn rustls::client::ResolvesClientCert> = match &settings.client_auth {
+        Some(key) => Arc::new(SingleCertAndKey::from(key.clone())),
+        None => Arc::new(NoClientAuth),
+    };
+    let resumption = resumption.unwrap_or_else(|| match settings.session_cache_size {
+        0 => Resumption::disabled(),
+        n => Resumption::store(Arc::new(ClientSessionMemoryCache::new(n))),
+    });
+    Ok(PolicyState {
+        roots,
+        provider,
+        verifier,
+        resolver,
+        resumption,
+    })
+}
+
+/// ring's provider with its cipher suites filtered and ordered by `ciphers`.
+fn provider(ciphers: &[Cipher]) -> CryptoProvider {
+    let mut provider = rustls::crypto::ring::default_provider();
+    let rank = |suite: &rustls::SupportedCipherSuite| {
+        let name = format!("{:?}", suite.suite());
+        let cipher = if name.contains("CHACHA20") {
+            Cipher::ChaCha20Poly1305
+        } else if name.contains("AES_128_GCM") {
+            Cipher::Aes128Gcm
+        } else {
+            Cipher::Aes256Gcm
+        };
+        ciphers.iter().position(|c| *c == cipher)
+    };
+    provider.cipher_suites.retain(|s| rank(s).is_some());
+    provider.cipher_suites.sort_by_key(|s| rank(s));
+    provider
+}
+
+/// The resolver of a policy without a client certificate. One per policy, so that its
+/// `Arc` identity ties sessions to the policy.
+#[derive(Debug)]
+struct NoClientAuth;
+
+impl rustls::client::ResolvesClientCert for NoClientAuth {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[rustls::SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        None
+    }
+
+    fn has_certs(&self) -> bool {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_patterns_match_exact_names_and_subdomains() {
+        let exact = HostPattern::new("API.example.com").unwrap();
+        assert!(exact.matches("api.example.com"));
+        assert!(!exact.matches("x.api.example.com"));
+        let wild = HostPattern::new("*.example.com").unwrap();
+        assert!(wild.matches("a.example.com"));
+        assert!(wild.matches("a.b.example.com"));
+        assert!(!wild.matches("example.com"));
+        assert!(!wild.matches("badexample.com"));
+        assert!(HostPattern::new("*.").is_err());
+        assert!(HostPattern::new("a*.b").is_err());
+    }
+
+    #[test]
+    fn cipher_preference_orders_and_filters_suites() {
+        let p = provider(&[Cipher::ChaCha20Poly1305]);
+        assert!(!p.cipher_suites.is_empty());
+        assert!(p
+            .cipher_suites
+            .iter()
+            .all(|s| format!("{:?}", s.suite()).contains("CHACHA20")));
+        let p = provider(&[Cipher::Aes128Gcm, Cipher::ChaCha20Poly1305]);
+        let first = format!("{:?}", p.cipher_suites[0].suite());
+        assert!(first.contains("AES_128_GCM"), "{first}");
+    }
+
+    #[test]
+    fn default_cipher_order_suits_the_target() {
+        let first = DEFAULT_CIPHERS[0];
+        if cfg!(target_arch = "arm") {
+            assert_eq!(first, Cipher::ChaCha20Poly1305);
+        } else {
+            assert_eq!(first, Cipher::Aes128Gcm);
+        }
+    }
+}

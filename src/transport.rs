@@ -1,0 +1,452 @@
+//! Transports: a TCP stream, plain or wrapped in TLS, with the time limits of the
+//! request applied to every socket operation. The HTTP code above sees only
+//! `Read + Write`.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, HandshakeKind};
+
+use crate::deadline::Deadline;
+use crate::error::{Error, Phase, Result};
+use crate::exchange::Transport;
+use crate::netloc::Netloc;
+use crate::stats::Counters;
+
+/// Most plaintext or TLS bytes rustls may hold queued for sending. We flush after every
+/// write, so this only bounds a misbehaving case; it is also the memory ceiling of the
+/// send side of an idle connection.
+const TLS_SEND_BUFFER_LIMIT: usize = 16 * 1024 + 512;
+
+/// Stack of the thread that runs a blocking `getaddrinfo` so that its time can be
+/// bounded: glibc's resolver needs some tens of KiB; 256 KiB is ample and only
+/// touched pages cost memory.
+const RESOLVER_STACK: usize = 256 * 1024;
+
+/// Fixed addresses for `host:port` pairs, like curl's `--resolve`.
+pub(crate) type Overrides = HashMap<(String, u16), Vec<SocketAddr>>;
+
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream>),
+}
+
+struct TlsStream {
+    tls: ClientConnection,
+    tcp: TcpStream,
+}
+
+/// One connection to a server: the stream, the time limits of the request it is
+/// serving, and the counters it adds its bytes to.
+pub(crate) struct Io {
+    stream: Stream,
+    /// `host:port`, for errors and logs.
+    host: Arc<str>,
+    deadline: Deadline,
+    /// The socket timeouts last set, to skip `setsockopt` when they do not change.
+    read_set: Option<Duration>,
+    write_set: Option<Duration>,
+    /// A shorter wait for the next read ([`Transport::read_within`]), and whether it
+    /// was the binding limit when the socket was armed.
+    read_cap: Option<Duration>,
+    capped: bool,
+    counters: Arc<Counters>,
+}
+
+/// How the TLS handshake of a new connection went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Handshake {
+    Full,
+    Resumed,
+}
+
+impl Io {
+    /// Resolves, connects (TCP_NODELAY) and, for https, does the TLS handshake.
+    pub fn connect(
+        netloc: &Netloc,
+        tls: Option<Arc<ClientConfig>>,
+        overrides: &Overrides,
+        deadline: Deadline,
+        counters: &Arc<Counters>,
+    ) -> Result<(Io, Option<Handshake>)> {
+        let host: Arc<str> = netloc.authority().into();
+        let addrs = resolve(netloc, overrides, &deadline, &host)?;
+        let tcp = connect_any(&addrs, &deadline, &host)?;
+        Counters::add(&counters.connections_opened, 1);
+        debug!("connected to {host} ({})", addrs[0]);
+        let mut io = Io {
+            stream: Stream::Plain(tcp),
+            host,
+            deadline,
+            read_set: None,
+            write_set: None,
+            read_cap: None,
+            capped: false,
+            counters: counters.clone(),
+        };
+        let Some(config) = tls else {
+            return Ok((io, None));
+        };
+        let name = ServerName::try_from(netloc.host.to_string()).map_err(|_| Error::InvalidUrl {
+            url: netloc.to_string().into(),
+            reason: "host is not a valid TLS server name",
+        })?;
+        let mut conn =
+            ClientConnection::new(config, name).map_err(|e| Error::tls(&io.host, e))?;
+        conn.set_buffer_limit(Some(TLS_SEND_BUFFER_LIMIT));
+        let Stream::Plain(tcp) = io.stream else {
+            unreachable!("a new connection starts plain");
+        };
+        io.stream = Stream::Tls(Box::new(TlsStream { tls: conn, tcp }));
+        let kind = io.handshake().map_err(|e| Error::from_io(e, &io.host))?;
+        let counter = match kind {
+            Handshake::Full => &counters.handshakes_full,
+            Handshake::Resumed => &counters.handshakes_resumed,
+        };
+        Counters::add(counter, 1);
+        Ok((io, Some(kind)))
+    }
+
+    /// Drives the TLS handshake to its end under the handshake time limit.
+    fn handshake(&mut self) -> io::Result<Handshake> {
+        loop {
+            self.flush_tls(Phase::Handshake)?;
+            let Stream::Tls(t) = &mut self.stream else {
+                unreachable!("handshake on a TLS stream only");
+            };
+            if !t.tls.is_handshaking() {
+                break;
+            }
+            self.receive_tls(Phase::Handshake)?;
+        }
+        let Stream::Tls(t) = &self.stream else {
+            unreachable!("handshake on a TLS stream only");
+        };
+        let kind = match t.tls.handshake_kind() {
+            Some(HandshakeKind::Resumed) => Handshake::Resumed,
+            _ => Handshake::Full,
+        };
+        debug!(
+            "TLS handshake with {} {:?}: {:?}, {:?}",
+            self.host,
+            kind,
+            t.tls.protocol_version(),
+            t.tls.negotiated_cipher_suite().map(|s| s.suite())
+        );
+        Ok(kind)
+    }
+
+    /// Reads TLS records from the socket and processes them. `Ok(0)` at TCP EOF.
+    fn receive_tls(&mut self, phase: Phase) -> io::Result<usize> {
+        self.arm(phase, true)?;
+        let Stream::Tls(t) = &mut self.stream else {
+            unreachable!("TLS stream only");
+        };
+        let n = match t.tls.read_tls(&mut t.tcp) {
+            Ok(n) => n,
+            Err(e) => return Err(self.socket_error(e, phase)),
+        };
+        Counters::add(&self.counters.bytes_received, n as u64);
+        if let Err(e) = t.tls.process_new_packets() {
+            // Let the server know why, if the socket takes it; the error is what counts.
+            let _ = t.tls.write_tls(&mut t.tcp);
+            return Err(Error::tls(&self.host, e).into_io());
+        }
+        if n == 0 && phase == Phase::Handshake {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "server closed the connection during the TLS handshake",
+            ));
+        }
+        Ok(n)
+    }
+
+    /// Sends every TLS record rustls has queued.
+    fn flush_tls(&mut self, phase: Phase) -> io::Result<()> {
+        loop {
+            let Stream::Tls(t) = &mut self.stream else {
+                return Ok(());
+            };
+            if !t.tls.wants_write() {
+                return Ok(());
+            }
+            self.arm(phase, false)?;
+            let Stream::Tls(t) = &mut self.stream else {
+                unreachable!("checked above");
+            };
+            match t.tls.write_tls(&mut t.tcp) {
+                Ok(n) => Counters::add(&self.counters.bytes_sent, n as u64),
+                Err(e) => return Err(self.socket_error(e, phase)),
+            }
+        }
+    }
+
+    /// Sets the socket's read or write timeout for the next operation of `phase`.
+    fn arm(&mut self, phase: Phase, read: bool) -> io::Result<()> {
+        let (mut limit, _) = self
+            .deadline
+            .limit(phase)
+            .map_err(|phase| self.timeout(phase))?;
+        self.capped = false;
+        if let Some(cap) = self.read_cap.filter(|cap| read && *cap < limit) {
+            limit = cap;
+            self.capped = true;
+        }
+        let current = if read { self.read_set } else { self.write_set };
+        if current != Some(limit) {
+            if read {
+                self.tcp().set_read_timeout(Some(limit))?;
+                self.read_set = Some(limit);
+            } else {
+                self.tcp().set_write_timeout(Some(limit))?;
+                self.write_set = Some(limit);
+            }
+        }
+        Ok(())
+    }
+
+    fn timeout(&self, phase: Phase) -> io::Error {
+        Error::Timeout {
+            phase,
+            host: (*self.host).into(),
+        }
+        .into_io()
+    }
+
+    /// A socket error of `phase`: a timeout becomes [`Error::Timeout`] naming the
+    /// limit that elapsed (the phase's own or the overall deadline).
+    fn socket_error(&self, e: io::Error, phase: Phase) -> io::Error {
+        if matches!(
+            e.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ) {
+            if self.capped {
+                return io::ErrorKind::WouldBlock.into();
+            }
+            let phase = match self.deadline.limit(phase) {
+                Ok((_, which)) if !self.deadline.expired() => which,
+                _ => Phase::Overall,
+            };
+            return self.timeout(phase);
+        }
+        e
+    }
+
+    fn tcp(&self) -> &TcpStream {
+        match &self.stream {
+            Stream::Plain(tcp) => tcp,
+            Stream::Tls(t) => &t.tcp,
+        }
+    }
+
+    /// `host:port` of the server.
+    pub fn host(&self) -> &Arc<str> {
+        &self.host
+    }
+
+    /// Starts the time limits of a new request on this connection.
+    pub fn set_deadline(&mut self, deadline: Deadline) {
+        self.deadline = deadline;
+    }
+
+    /// Whether a pooled connection can carry another request: the server has not
+    /// closed it and sent nothing unasked. Never blocks.
+    pub fn is_reusable(&mut self) -> bool {
+        if self.tcp().set_nonblocking(true).is_err() {
+            return false;
+        }
+        let alive = match &mut self.stream {
+            Stream::Plain(tcp) => {
+                matches!(tcp.peek(&mut [0u8; 1]), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+            }
+            Stream::Tls(t) => match t.tls.read_tls(&mut t.tcp) {
+                Err(e) => e.kind() == io::ErrorKind::WouldBlock,
+                Ok(0) => false,
+                // A late session ticket is fine; plaintext or a close is not.
+                Ok(_) => t.tls.process_new_packets().is_ok_and(|state| {
+                    state.plaintext_bytes_to_read() == 0 && !state.peer_has_closed()
+                }),
+            },
+        };
+        alive && self.tcp().set_nonblocking(false).is_ok()
+    }
+
+    /// Closes the connection, telling a TLS server with `close_notify` (best effort,
+    /// never blocking).
+    pub fn close(mut self) {
+        if let Stream::Tls(t) = &mut self.stream {
+            t.tls.send_close_notify();
+            if t.tcp.set_nonblocking(true).is_ok() {
+                let _ = t.tls.write_tls(&mut t.tcp);
+            }
+        }
+    }
+}
+
+impl Transport for Io {
+    fn read_within(&mut self, buf: &mut [u8], wait: Duration) -> io::Result<Option<usize>> {
+        self.read_cap = Some(wait);
+        let result = self.read(buf);
+        self.read_cap = None;
+        self.capped = false;
+        match result {
+            Ok(n) => Ok(Some(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && e.get_ref().is_none() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Read for Io {
+    /// Reads plaintext. `Ok(0)` is a clean end (TCP FIN for plain, `close_notify` for
+    /// TLS); a TLS stream cut without `close_notify` gives `UnexpectedEof`.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            match &mut self.stream {
+                Stream::Plain(_) => {
+                    self.arm(Phase::Read, true)?;
+                    let Stream::Plain(tcp) = &mut self.stream else {
+                        unreachable!("matched above");
+                    };
+                    return match tcp.read(buf) {
+                        Ok(n) => {
+                            Counters::add(&self.counters.bytes_received, n as u64);
+                            Ok(n)
+                        }
+                        Err(e) => Err(self.socket_error(e, Phase::Read)),
+                    };
+                }
+                Stream::Tls(t) => match t.tls.reader().read(buf) {
+                    Ok(n) => return Ok(n),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(e),
+                },
+            }
+            self.receive_tls(Phase::Read)?;
+            // Answers to what was read (a key update) go out now.
+            self.flush_tls(Phase::Write)?;
+        }
+    }
+}
+
+impl Write for Io {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match &mut self.stream {
+            Stream::Plain(_) => {
+                self.arm(Phase::Write, false)?;
+                let Stream::Plain(tcp) = &mut self.stream else {
+                    unreachable!("matched above");
+                };
+                match tcp.write(buf) {
+                    Ok(n) => {
+                        Counters::add(&self.counters.bytes_sent, n as u64);
+                        Ok(n)
+                    }
+                    Err(e) => Err(self.socket_error(e, Phase::Write)),
+                }
+            }
+            Stream::Tls(t) => {
+                let n = t.tls.writer().write(buf)?;
+                self.flush_tls(Phase::Write)?;
+                Ok(n)
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.flush_tls(Phase::Write)
+    }
+}
+
+/// The addresses of a netloc: an IP literal as is, an override, or DNS bounded by the
+/// connect time limit (getaddrinfo runs on a helper thread that is left to finish on
+/// its own if it overruns).
+fn resolve(
+    netloc: &Netloc,
+    overrides: &Overrides,
+    deadline: &Deadline,
+    host: &str,
+) -> Result<Vec<SocketAddr>> {
+    if let Ok(ip) = netloc.host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, netloc.port)]);
+    }
+    if let Some(addrs) = overrides.get(&(netloc.host.to_string(), netloc.port)) {
+        return Ok(addrs.clone());
+    }
+    let (limit, phase) = deadline.limit(Phase::Connect).map_err(|phase| Error::Timeout {
+        phase,
+        host: host.into(),
+    })?;
+    let (tx, rx) = mpsc::channel();
+    let name = (netloc.host.to_string(), netloc.port);
+    std::thread::Builder::new()
+        .name("tinyhttps-resolve".into())
+        .stack_size(RESOLVER_STACK)
+        .spawn(move || {
+            let _ = tx.send(name.to_socket_addrs().map(|a| a.collect::<Vec<_>>()));
+        })
+        .map_err(|e| Error::Resolve {
+            host: host.into(),
+            source: e,
+        })?;
+    match rx.recv_timeout(limit) {
+        Ok(Ok(addrs)) if !addrs.is_empty() => Ok(addrs),
+        Ok(Ok(_)) => Err(Error::Resolve {
+            host: (*netloc.host).into(),
+            source: io::Error::new(io::ErrorKind::NotFound, "no addresses"),
+        }),
+        Ok(Err(e)) => Err(Error::Resolve {
+            host: (*netloc.host).into(),
+            source: e,
+        }),
+        Err(_) => Err(Error::Timeout {
+            phase,
+            host: host.into(),
+        }),
+    }
+}
+
+/// Connects to the first address that answers, within the connect limit.
+fn connect_any(addrs: &[SocketAddr], deadline: &Deadline, host: &str) -> Result<TcpStream> {
+    let mut last = None;
+    for addr in addrs {
+        let (limit, phase) = deadline.limit(Phase::Connect).map_err(|phase| Error::Timeout {
+            phase,
+            host: host.into(),
+        })?;
+        match TcpStream::connect_timeout(addr, limit) {
+            Ok(tcp) => {
+                tcp.set_nodelay(true).map_err(|e| Error::Connect {
+                    host: host.into(),
+                    source: e,
+                })?;
+                return Ok(tcp);
+            }
+            Err(e) if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) => {
+                last = Some(Error::Timeout {
+                    phase,
+                    host: host.into(),
+                });
+            }
+            Err(e) => {
+                debug!("connect to {host} via {addr} failed: {e}");
+                last = Some(Error::Connect {
+                    host: host.into(),
+                    source: e,
+                });
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| Error::Connect {
+        host: host.into(),
+        source: io::Error::new(io::ErrorKind::NotFound, "no address to connect to"),
+    }))
+}

@@ -1,0 +1,50 @@
+//! Test support shared by the integration tests (`mod support;`):
+//!
+//! - [`pki`]: a CA and certificates made at test time with rcgen;
+//! - [`server`]: a scriptable in-process HTTP/1.1 server, plain or TLS,
+//!   that records requests and counts connections and TLS handshakes;
+//! - [`message`]: what that server records ([`Request`]) and how it is told
+//!   to answer ([`Reply`], made of [`Step`]s).
+//!
+//! The most used names are re-exported here.
+
+// Each test file compiles its own copy of this module and uses only part of
+// it; without this, every unused helper would be a warning in some file.
+#![allow(dead_code, unused_imports)]
+
+pub mod message;
+pub mod pki;
+pub mod server;
+mod wire;
+
+use std::time::{Duration, Instant};
+
+pub use pki::{temp_dir, Identity, Pki};
+pub use server::{Options, Reply, Request, Server, Step, TlsInfo, TlsOptions};
+
+/// Server names in the default server certificate.
+pub const SERVER_NAMES: &[&str] = &["localhost", "127.0.0.1"];
+
+/// A new CA ("tinyhttps test CA") and an HTTPS server presenting a
+/// certificate from it for "localhost" and 127.0.0.1.
+pub fn pki_and_https(handler: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> (Pki, Server) {
+    let pki = Pki::new("tinyhttps test CA");
+    let server = Server::https(TlsOptions::new(pki.server(SERVER_NAMES)), handler);
+    (pki, server)
+}
+
+/// Polls `condition` every 10 ms until it holds (true) or `timeout` passes (false).
+/// For server-side effects that trail what the client sees, like a failed
+/// handshake being counted.
+pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
