@@ -171,10 +171,11 @@ impl Client {
             trace!("{method} {uri}");
             let host = conn.io.host().clone();
             let max_head = inner.config.max_response_head;
-            let result = exchange::send_request(&mut conn.io, &mut conn.buf, call, &mut body, &host)
-                .and_then(|call| {
-                    exchange::recv_response(&mut conn.io, &mut conn.buf, call, &host, max_head)
-                });
+            let result =
+                exchange::send_request(&mut conn.io, &mut conn.buf, call, &mut body, &host)
+                    .and_then(|call| {
+                        exchange::recv_response(&mut conn.io, &mut conn.buf, call, &host, max_head)
+                    });
             let (head, next) = match result {
                 Ok(v) => v,
                 Err(e) => {
@@ -291,8 +292,8 @@ impl Client {
             call.header(header::USER_AGENT, self.inner.config.user_agent.clone())
                 .map_err(invalid)?;
         }
-        let framed =
-            headers.contains_key(header::CONTENT_LENGTH) || headers.contains_key(header::TRANSFER_ENCODING);
+        let framed = headers.contains_key(header::CONTENT_LENGTH)
+            || headers.contains_key(header::TRANSFER_ENCODING);
         if !framed {
             match body {
                 ReqBody::None if matches!(*method, Method::POST | Method::PUT | Method::PATCH) => {
@@ -503,8 +504,14 @@ impl ClientBuilder {
     /// when first needed, not here.
     pub fn build(self) -> Result<Client> {
         let t = &self.timeouts;
-        if [t.connect, t.handshake, t.read, t.write, t.overall.unwrap_or(Duration::MAX)]
-            .contains(&Duration::ZERO)
+        if [
+            t.connect,
+            t.handshake,
+            t.read,
+            t.write,
+            t.overall.unwrap_or(Duration::MAX),
+        ]
+        .contains(&Duration::ZERO)
         {
             return Err(Error::config("a timeout of zero would fail every request"));
         }

@@ -242,7 +242,10 @@ impl fmt::Display for Error {
             }
             Error::Tls { host, source } => write!(f, "TLS with {host} failed: {source}"),
             Error::Io { host, source } if source.kind() == io::ErrorKind::UnexpectedEof => {
-                write!(f, "{host} closed the connection before the response was complete")
+                write!(
+                    f,
+                    "{host} closed the connection before the response was complete"
+                )
             }
             Error::Io { host, source } => write!(f, "connection to {host} failed: {source}"),
             Error::Protocol { host, source } => {

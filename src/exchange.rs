@@ -174,7 +174,9 @@ fn await_100(
 ) -> Result<Await100Result> {
     while call.can_keep_await_100() {
         if !buf.is_empty() {
-            let used = call.try_read_100(buf.data()).map_err(|e| protocol(host, e))?;
+            let used = call
+                .try_read_100(buf.data())
+                .map_err(|e| protocol(host, e))?;
             buf.consume(used);
             if used > 0 || !call.can_keep_await_100() {
                 continue;
@@ -370,9 +372,7 @@ pub(crate) fn read_body(
     let close_delimited = call.body_mode() == BodyMode::CloseDelimited;
     loop {
         if !buf.is_empty() {
-            let (used, n) = call
-                .read(buf.data(), dst)
-                .map_err(|e| protocol(host, e))?;
+            let (used, n) = call.read(buf.data(), dst).map_err(|e| protocol(host, e))?;
             buf.consume(used);
             if n > 0 {
                 return Ok(n);

@@ -135,7 +135,10 @@ impl Pool {
             idle.push(conn);
             let same = idle.iter().filter(|c| c.key == key).count();
             if same > self.limits.max_idle_per_host {
-                let oldest = idle.iter().position(|c| c.key == key).expect("counted above");
+                let oldest = idle
+                    .iter()
+                    .position(|c| c.key == key)
+                    .expect("counted above");
                 evicted.push(idle.remove(oldest));
             }
             if idle.len() > self.limits.max_idle {
@@ -156,11 +159,5 @@ impl Pool {
             .take_while(|c| now.duration_since(c.idle_since) >= timeout)
             .count();
         idle.drain(..n).collect()
-    }
-
-    /// Number of idle connections (all hosts).
-    #[cfg(test)]
-    pub fn idle_count(&self) -> usize {
-        lock(&self.idle).len()
     }
 }

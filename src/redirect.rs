@@ -65,7 +65,10 @@ pub(crate) fn target(base: &Uri, location: &str, host: &str) -> Result<Uri> {
         format!("{base_scheme}://{rest}")
     } else if location.starts_with('/') {
         let (path, query) = split_query(location);
-        format!("{base_scheme}://{base_authority}{}{query}", remove_dots(path))
+        format!(
+            "{base_scheme}://{base_authority}{}{query}",
+            remove_dots(path)
+        )
     } else if location.starts_with('?') {
         format!("{base_scheme}://{base_authority}{}{location}", base.path())
     } else {
@@ -145,7 +148,9 @@ mod tests {
     use super::*;
 
     fn t(base: &str, loc: &str) -> String {
-        target(&base.parse().unwrap(), loc, "h").unwrap().to_string()
+        target(&base.parse().unwrap(), loc, "h")
+            .unwrap()
+            .to_string()
     }
 
     #[test]
@@ -157,16 +162,28 @@ mod tests {
         assert_eq!(t(base, "./"), "https://a.example/v1/items/");
         assert_eq!(t(base, "?y=2"), "https://a.example/v1/items/7?y=2");
         assert_eq!(t(base, "//b.example/z"), "https://b.example/z");
-        assert_eq!(t(base, "https://c.example:8443/q#frag"), "https://c.example:8443/q");
+        assert_eq!(
+            t(base, "https://c.example:8443/q#frag"),
+            "https://c.example:8443/q"
+        );
         assert_eq!(t("http://a.example", "x"), "http://a.example/x");
     }
 
     #[test]
     fn https_to_http_is_refused() {
-        let err = target(&"https://a.example/".parse().unwrap(), "http://a.example/", "h")
-            .unwrap_err();
+        let err = target(
+            &"https://a.example/".parse().unwrap(),
+            "http://a.example/",
+            "h",
+        )
+        .unwrap_err();
         assert!(matches!(err, Error::InsecureRedirect { .. }), "{err}");
-        assert!(target(&"http://a.example/".parse().unwrap(), "https://a.example/", "h").is_ok());
+        assert!(target(
+            &"http://a.example/".parse().unwrap(),
+            "https://a.example/",
+            "h"
+        )
+        .is_ok());
     }
 
     #[test]

@@ -92,7 +92,11 @@ impl Response {
 
     /// The body as text, up to `limit` bytes.
     pub fn into_string_limited(self, limit: u64) -> Result<String> {
-        let host = self.url.authority().map(|a| a.to_string()).unwrap_or_default();
+        let host = self
+            .url
+            .authority()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
         let bytes = self.into_vec_limited(limit)?;
         String::from_utf8(bytes).map_err(|e| Error::protocol(&host, e))
     }

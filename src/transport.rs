@@ -92,12 +92,12 @@ impl Io {
         let Some(config) = tls else {
             return Ok((io, None));
         };
-        let name = ServerName::try_from(netloc.host.to_string()).map_err(|_| Error::InvalidUrl {
-            url: netloc.to_string().into(),
-            reason: "host is not a valid TLS server name",
-        })?;
-        let mut conn =
-            ClientConnection::new(config, name).map_err(|e| Error::tls(&io.host, e))?;
+        let name =
+            ServerName::try_from(netloc.host.to_string()).map_err(|_| Error::InvalidUrl {
+                url: netloc.to_string().into(),
+                reason: "host is not a valid TLS server name",
+            })?;
+        let mut conn = ClientConnection::new(config, name).map_err(|e| Error::tls(&io.host, e))?;
         conn.set_buffer_limit(Some(TLS_SEND_BUFFER_LIMIT));
         let Stream::Plain(tcp) = io.stream else {
             unreachable!("a new connection starts plain");
@@ -381,10 +381,12 @@ fn resolve(
     if let Some(addrs) = overrides.get(&(netloc.host.to_string(), netloc.port)) {
         return Ok(addrs.clone());
     }
-    let (limit, phase) = deadline.limit(Phase::Connect).map_err(|phase| Error::Timeout {
-        phase,
-        host: host.into(),
-    })?;
+    let (limit, phase) = deadline
+        .limit(Phase::Connect)
+        .map_err(|phase| Error::Timeout {
+            phase,
+            host: host.into(),
+        })?;
     let (tx, rx) = mpsc::channel();
     let name = (netloc.host.to_string(), netloc.port);
     std::thread::Builder::new()
@@ -418,10 +420,12 @@ fn resolve(
 fn connect_any(addrs: &[SocketAddr], deadline: &Deadline, host: &str) -> Result<TcpStream> {
     let mut last = None;
     for addr in addrs {
-        let (limit, phase) = deadline.limit(Phase::Connect).map_err(|phase| Error::Timeout {
-            phase,
-            host: host.into(),
-        })?;
+        let (limit, phase) = deadline
+            .limit(Phase::Connect)
+            .map_err(|phase| Error::Timeout {
+                phase,
+                host: host.into(),
+            })?;
         match TcpStream::connect_timeout(addr, limit) {
             Ok(tcp) => {
                 tcp.set_nodelay(true).map_err(|e| Error::Connect {
@@ -430,7 +434,12 @@ fn connect_any(addrs: &[SocketAddr], deadline: &Deadline, host: &str) -> Result<
                 })?;
                 return Ok(tcp);
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+                ) =>
+            {
                 last = Some(Error::Timeout {
                     phase,
                     host: host.into(),

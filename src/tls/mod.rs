@@ -13,6 +13,7 @@
 
 mod roots;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -33,9 +34,9 @@ use roots::{RootSource, RootStores};
 /// Default capacity of the per-netloc config cache: firmware talks to few hosts.
 pub const DEFAULT_TLS_CACHE_SIZE: usize = 8;
 
-/// Default capacity of a policy's session store, in tickets. rustls keeps up to 8
-/// TLS 1.3 tickets per server, so this holds sessions for about `size / 8` servers:
-/// 256 covers the 32 hosts a device may talk to.
+/// Default capacity of a session store, in tickets. A policy has one store per port.
+/// rustls keeps up to 8 TLS 1.3 tickets per server, so a store holds sessions for
+/// about `size / 8` servers: 256 covers the 32 hosts a device may talk to on a port.
 pub const DEFAULT_SESSION_CACHE_SIZE: usize = 256;
 
 /// A bulk cipher, for [`TlsSettings::cipher_preference`].
@@ -221,9 +222,9 @@ impl TlsSettings {
         self
     }
 
-    /// Capacity of this policy's session store in tickets (default
-    /// [`DEFAULT_SESSION_CACHE_SIZE`], about `size / 8` servers); 0 turns session
-    /// resumption off.
+    /// Capacity of this policy's session stores (one per port) in tickets (default
+    /// [`DEFAULT_SESSION_CACHE_SIZE`]; a store remembers about `size / 8` servers,
+    /// so size it for the number of hosts); 0 turns session resumption off.
     pub fn session_cache_size(mut self, size: usize) -> Self {
         self.session_cache_size = size;
         self
@@ -275,27 +276,57 @@ impl HostPattern {
     }
 }
 
-/// What a policy builds once and every config of it shares.
+/// What a policy builds once and every config of it shares; rebuilt only when a
+/// root file changes on disk.
 struct PolicyState {
     roots: Vec<Arc<rustls::RootCertStore>>,
     provider: Arc<CryptoProvider>,
     verifier: Arc<WebPkiServerVerifier>,
     resolver: Arc<dyn rustls::client::ResolvesClientCert>,
-    resumption: Resumption,
 }
 
 struct Policy {
     pattern: Option<HostPattern>,
     settings: TlsSettings,
     state: Mutex<Option<Arc<PolicyState>>>,
+    /// Session stores of this policy, one per port. rustls keys sessions by server
+    /// name only, so servers on two ports of one host would overwrite each other's
+    /// tickets in a shared store. The stores outlive state rebuilds: tickets tied to
+    /// an old verifier are never offered under a new one (rustls checks the `Arc`).
+    sessions: Mutex<HashMap<u16, Resumption>>,
 }
+
+impl Policy {
+    fn new(pattern: Option<HostPattern>, settings: TlsSettings) -> Policy {
+        Policy {
+            pattern,
+            settings,
+            state: Mutex::new(None),
+            sessions: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn resumption(&self, port: u16) -> Resumption {
+        let size = self.settings.session_cache_size;
+        if size == 0 {
+            return Resumption::disabled();
+        }
+        lock(&self.sessions)
+            .entry(port)
+            .or_insert_with(|| Resumption::store(Arc::new(ClientSessionMemoryCache::new(size))))
+            .clone()
+    }
+}
+
+/// Netloc → (config, index of its policy), least recently used first out.
+type ConfigCache = LruCache<Netloc, (Arc<ClientConfig>, usize)>;
 
 /// The policies of a client and the per-netloc config cache.
 pub(crate) struct TlsConfigs {
     /// `tls_for` rules in the order given, then the default policy last.
     policies: Vec<Policy>,
     /// `None` when the cache is disabled (`tls_cache_size(0)`).
-    cache: Option<Mutex<LruCache<Netloc, (Arc<ClientConfig>, usize)>>>,
+    cache: Option<Mutex<ConfigCache>>,
     roots: RootStores,
 }
 
@@ -307,17 +338,9 @@ impl TlsConfigs {
     ) -> Result<TlsConfigs> {
         let mut policies: Vec<Policy> = rules
             .into_iter()
-            .map(|(p, s)| Policy {
-                pattern: Some(p),
-                settings: s,
-                state: Mutex::new(None),
-            })
+            .map(|(p, s)| Policy::new(Some(p), s))
             .collect();
-        policies.push(Policy {
-            pattern: None,
-            settings: default,
-            state: Mutex::new(None),
-        });
+        policies.push(Policy::new(None, default));
         for p in &policies {
             p.settings.check()?;
         }
@@ -346,7 +369,7 @@ impl TlsConfigs {
             }
         }
         let policy = self.policy_for(&netloc.host);
-        let config = Arc::new(self.build(policy, counters)?);
+        let config = Arc::new(self.build(policy, netloc.port, counters)?);
         debug!("built TLS config for {netloc} (policy {policy})");
         if let Some(cache) = &self.cache {
             let evicted = lock(cache).push(netloc.clone(), (config.clone(), policy));
@@ -360,7 +383,7 @@ impl TlsConfigs {
 
     /// Builds a config of `policy`, building or refreshing the policy's shared state
     /// first if needed (first use, or a root file changed on disk).
-    fn build(&self, policy: usize, counters: &Counters) -> Result<ClientConfig> {
+    fn build(&self, policy: usize, port: u16, counters: &Counters) -> Result<ClientConfig> {
         let p = &self.policies[policy];
         let roots = p
             .settings
@@ -371,9 +394,8 @@ impl TlsConfigs {
         let current = lock(&p.state).clone();
         let state = match current {
             Some(s) if same_stores(&s.roots, &roots) => s,
-            old => {
-                let resumption = old.map(|s| s.resumption.clone());
-                let state = Arc::new(new_state(&p.settings, roots, resumption)?);
+            _ => {
+                let state = Arc::new(new_state(&p.settings, roots)?);
                 *lock(&p.state) = Some(state.clone());
                 state
             }
@@ -388,7 +410,7 @@ impl TlsConfigs {
             .with_webpki_verifier(state.verifier.clone())
             .with_client_cert_resolver(state.resolver.clone());
         config.alpn_protocols = p.settings.alpn.clone();
-        config.resumption = state.resumption.clone();
+        config.resumption = p.resumption(port);
         Counters::add(&counters.tls_config_builds, 1);
         Ok(config)
     }
@@ -398,13 +420,10 @@ fn same_stores(a: &[Arc<rustls::RootCertStore>], b: &[Arc<rustls::RootCertStore>
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| Arc::ptr_eq(x, y))
 }
 
-/// Builds a policy's shared state. The session store survives a rebuild (roots
-/// changed on disk): its old tickets are tied to the old verifier and rustls will not
-/// offer them under the new one.
+/// Builds a policy's shared state: verifier and client-certificate resolver.
 fn new_state(
     settings: &TlsSettings,
     roots: Vec<Arc<rustls::RootCertStore>>,
-    resumption: Option<Resumption>,
 ) -> Result<PolicyState> {
     let provider = Arc::new(provider(&settings.ciphers));
     let merged = if roots.len() == 1 {
@@ -423,16 +442,11 @@ fn new_state(
         Some(key) => Arc::new(SingleCertAndKey::from(key.clone())),
         None => Arc::new(NoClientAuth),
     };
-    let resumption = resumption.unwrap_or_else(|| match settings.session_cache_size {
-        0 => Resumption::disabled(),
-        n => Resumption::store(Arc::new(ClientSessionMemoryCache::new(n))),
-    });
     Ok(PolicyState {
         roots,
         provider,
         verifier,
         resolver,
-        resumption,
     })
 }
 

@@ -103,10 +103,7 @@ fn pem_files_in(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
-            matches!(
-                p.extension().and_then(|x| x.to_str()),
-                Some("pem" | "crt")
-            ) && p.is_file()
+            matches!(p.extension().and_then(|x| x.to_str()), Some("pem" | "crt")) && p.is_file()
         })
         .collect();
     files.sort();

@@ -1,0 +1,139 @@
+//! Redirects: followed within bounds, never down to http, credentials kept home.
+
+mod support;
+
+use support::{pki_and_https, Pki, Reply, Server};
+use tinyhttps::{Client, Error, TlsSettings};
+
+fn client_trusting(pki: &Pki) -> Client {
+    Client::builder()
+        .tls(TlsSettings::new().root_pem(pki.ca_pem.as_bytes()))
+        .build()
+        .unwrap()
+}
+
+fn redirect(code: u16, to: &str) -> Reply {
+    Reply::status(code, &[("location", to)], b"moved")
+}
+
+#[test]
+fn relative_redirect_is_followed_on_the_same_connection() {
+    let (pki, server) = pki_and_https(|r| match r.target.as_str() {
+        "/v1/old" => redirect(301, "new?x=1"),
+        _ => Reply::ok(r.target.as_bytes()),
+    });
+    let client = client_trusting(&pki);
+    let resp = client.get(&server.url("/v1/old")).call().unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.url().path(), "/v1/new");
+    assert_eq!(resp.into_string().unwrap(), "/v1/new?x=1");
+    assert_eq!(server.connections(), 1);
+    assert_eq!(client.stats().requests, 2);
+}
+
+#[test]
+fn redirect_loop_stops_at_the_bound() {
+    let server = Server::http(|_| redirect(302, "/again"));
+    let client = Client::builder().redirects(3).build().unwrap();
+    let err = client.get(&server.url("/")).call().unwrap_err();
+    assert!(
+        matches!(err, Error::TooManyRedirects { limit: 3, .. }),
+        "{err}"
+    );
+    assert_eq!(server.requests().len(), 4);
+}
+
+#[test]
+fn redirects_zero_returns_the_redirect_itself() {
+    let server = Server::http(|_| redirect(302, "/elsewhere"));
+    let client = Client::builder().redirects(0).build().unwrap();
+    let resp = client.get(&server.url("/")).call().unwrap();
+    assert_eq!(resp.status(), 302);
+    assert_eq!(resp.header("location"), Some("/elsewhere"));
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[test]
+fn https_to_http_redirect_is_refused() {
+    let plain = Server::http(|_| Reply::ok(b"in clear"));
+    let target = plain.url("/");
+    let (pki, server) = pki_and_https(move |_| redirect(302, &target));
+    let err = client_trusting(&pki)
+        .get(&server.url("/"))
+        .call()
+        .unwrap_err();
+    assert!(matches!(err, Error::InsecureRedirect { .. }), "{err}");
+    assert!(plain.requests().is_empty());
+}
+
+#[test]
+fn credentials_are_dropped_when_the_host_changes_and_kept_when_it_does_not() {
+    let other = Server::http(|_| Reply::ok(b"other"));
+    let other_url = other.url("/landing");
+    let home = Server::http(move |r| match r.target.as_str() {
+        "/away" => redirect(302, &other_url),
+        "/stay" => redirect(302, "/landing"),
+        _ => Reply::ok(b"home"),
+    });
+    let client = Client::new();
+    for path in ["/away", "/stay"] {
+        client
+            .get(&home.url(path))
+            .header("Authorization", "Bearer device-token")
+            .header("Cookie", "session=1")
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap();
+    }
+    let away = &other.requests()[0];
+    assert_eq!(away.header("authorization"), None);
+    assert_eq!(away.header("cookie"), None);
+    let stayed = &home.requests()[2];
+    assert_eq!(stayed.target, "/landing");
+    assert_eq!(stayed.header("authorization"), Some("Bearer device-token"));
+    assert_eq!(stayed.header("cookie"), Some("session=1"));
+}
+
+#[test]
+fn see_other_turns_a_post_into_a_get_without_body() {
+    let server = Server::http(|r| match r.target.as_str() {
+        "/form" => redirect(303, "/result"),
+        _ => Reply::ok(r.method.as_bytes()),
+    });
+    let resp = Client::new()
+        .post(&server.url("/form"))
+        .header("Content-Type", "text/plain")
+        .send_string("data")
+        .unwrap();
+    assert_eq!(resp.into_string().unwrap(), "GET");
+    let second = &server.requests()[1];
+    assert!(second.body.is_empty());
+    assert_eq!(second.header("content-type"), None);
+    assert_eq!(second.header("content-length"), None);
+}
+
+#[test]
+fn temporary_redirect_resends_method_and_body() {
+    let server = Server::http(|r| match r.target.as_str() {
+        "/a" => redirect(307, "/b"),
+        _ => Reply::ok(&r.body),
+    });
+    let resp = Client::new()
+        .post(&server.url("/a"))
+        .send_bytes(b"again")
+        .unwrap();
+    assert_eq!(resp.into_string().unwrap(), "again");
+    assert_eq!(server.requests()[1].method, "POST");
+}
+
+#[test]
+fn temporary_redirect_of_a_streamed_body_is_returned_not_followed() {
+    let server = Server::http(|_| redirect(307, "/b"));
+    let resp = Client::new()
+        .put(&server.url("/a"))
+        .send_reader(&b"stream"[..])
+        .unwrap();
+    assert_eq!(resp.status(), 307);
+    assert_eq!(server.requests().len(), 1);
+}

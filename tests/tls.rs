@@ -1,0 +1,307 @@
+//! Certificate checks, session resumption, the TLS config cache, trust policies, mTLS.
+
+mod support;
+
+use support::{pki_and_https, temp_dir, Pki, Reply, Server, TlsOptions, SERVER_NAMES};
+use tinyhttps::{Client, ClientBuilder, Error, TlsSettings};
+
+fn trusting(pki: &Pki) -> TlsSettings {
+    TlsSettings::new().root_pem(pki.ca_pem.as_bytes())
+}
+
+/// A client that opens a new connection for every request (no pooling), so that
+/// every request does a handshake.
+fn fresh_connections(settings: TlsSettings) -> ClientBuilder {
+    Client::builder().tls(settings).max_idle_per_host(0)
+}
+
+#[test]
+fn unknown_ca_is_rejected_with_a_certificate_error() {
+    let (_pki, server) = pki_and_https(|_| Reply::ok(b"secret"));
+    let err = Client::new().get(&server.url("/")).call().unwrap_err();
+    assert!(err.is_certificate(), "{err}");
+    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+    assert!(
+        err.to_string()
+            .contains(&format!("localhost:{}", server.port())),
+        "{err}"
+    );
+    assert!(server.requests().is_empty());
+}
+
+#[test]
+fn certificate_for_another_name_is_rejected() {
+    let pki = Pki::new("tinyhttps test CA");
+    let server = Server::https(TlsOptions::new(pki.server(&["other.example"])), |_| {
+        Reply::ok(b"secret")
+    });
+    let err = Client::builder()
+        .tls(trusting(&pki))
+        .build()
+        .unwrap()
+        .get(&server.url("/"))
+        .call()
+        .unwrap_err();
+    assert!(err.is_certificate(), "{err}");
+    assert!(err.to_string().contains("not valid for name"), "{err}");
+}
+
+#[test]
+fn expired_certificate_is_rejected() {
+    let pki = Pki::new("tinyhttps test CA");
+    let server = Server::https(TlsOptions::new(pki.expired_server(SERVER_NAMES)), |_| {
+        Reply::ok(b"secret")
+    });
+    let err = Client::builder()
+        .tls(trusting(&pki))
+        .build()
+        .unwrap()
+        .get(&server.url("/"))
+        .call()
+        .unwrap_err();
+    assert!(err.is_certificate(), "{err}");
+    assert!(err.to_string().contains("expired"), "{err}");
+}
+
+#[test]
+fn fresh_connections_to_one_host_build_one_config_and_resume() {
+    let (pki, server) = pki_and_https(|_| Reply::ok(b"x"));
+    let client = fresh_connections(trusting(&pki)).build().unwrap();
+    for _ in 0..4 {
+        client
+            .get(&server.url("/"))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap();
+    }
+    let s = client.stats();
+    assert_eq!(s.connections_opened, 4);
+    assert_eq!((s.tls_config_builds, s.tls_config_cache_hits), (1, 3));
+    assert_eq!(s.root_store_parses, 1);
+    assert_eq!((s.handshakes_full, s.handshakes_resumed), (1, 3));
+    assert_eq!(server.handshakes_full(), 1);
+    assert_eq!(server.handshakes_resumed(), 3);
+}
+
+#[test]
+fn tls12_sessions_resume_too() {
+    let pki = Pki::new("tinyhttps test CA");
+    let server = Server::https(
+        TlsOptions::new(pki.server(SERVER_NAMES)).tls12_only(),
+        |_| Reply::ok(b"x"),
+    );
+    let client = fresh_connections(trusting(&pki)).build().unwrap();
+    for _ in 0..3 {
+        client
+            .get(&server.url("/"))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap();
+    }
+    assert_eq!(server.handshakes_resumed(), 2);
+    assert_eq!(client.stats().handshakes_resumed, 2);
+}
+
+#[test]
+fn lru_evicts_as_it_should_and_sessions_outlive_evicted_configs() {
+    let pki = Pki::new("tinyhttps test CA");
+    let servers: Vec<Server> = (0..3)
+        .map(|_| {
+            Server::https(TlsOptions::new(pki.server(SERVER_NAMES)), |_| {
+                Reply::ok(b"x")
+            })
+        })
+        .collect();
+    let client = fresh_connections(trusting(&pki))
+        .tls_cache_size(2)
+        .build()
+        .unwrap();
+    // A B C A B C: with room for two, every lookup misses and every miss past the
+    // second evicts the least recently used.
+    for _round in 0..2 {
+        for s in &servers {
+            client
+                .get(&s.url("/"))
+                .call()
+                .unwrap()
+                .into_string()
+                .unwrap();
+        }
+    }
+    let s = client.stats();
+    assert_eq!(s.tls_config_builds, 6);
+    assert_eq!(s.tls_config_cache_hits, 0);
+    assert_eq!(s.tls_config_evictions, 4);
+    assert_eq!(s.root_store_parses, 1);
+    assert_eq!((s.handshakes_full, s.handshakes_resumed), (3, 3));
+    for server in &servers {
+        assert_eq!(server.handshakes_resumed(), 1);
+    }
+    // A B A B: both fit, second round hits.
+    let client = fresh_connections(trusting(&pki))
+        .tls_cache_size(2)
+        .build()
+        .unwrap();
+    for _round in 0..2 {
+        for s in &servers[..2] {
+            client
+                .get(&s.url("/"))
+                .call()
+                .unwrap()
+                .into_string()
+                .unwrap();
+        }
+    }
+    let s = client.stats();
+    assert_eq!((s.tls_config_builds, s.tls_config_cache_hits), (2, 2));
+    assert_eq!(s.tls_config_evictions, 0);
+}
+
+#[test]
+fn cache_size_zero_builds_a_config_per_connection() {
+    let (pki, server) = pki_and_https(|_| Reply::ok(b"x"));
+    let client = fresh_connections(trusting(&pki))
+        .tls_cache_size(0)
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        client
+            .get(&server.url("/"))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap();
+    }
+    let s = client.stats();
+    assert_eq!(s.tls_config_builds, 3);
+    assert_eq!(s.tls_config_cache_hits, 0);
+    assert_eq!(s.root_store_parses, 1, "roots are parsed once all the same");
+}
+
+#[test]
+fn resumption_can_be_turned_off() {
+    let (pki, server) = pki_and_https(|_| Reply::ok(b"x"));
+    let client = fresh_connections(trusting(&pki).session_cache_size(0))
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        client
+            .get(&server.url("/"))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap();
+    }
+    assert_eq!(client.stats().handshakes_full, 3);
+    assert_eq!(server.handshakes_resumed(), 0);
+}
+
+#[test]
+fn each_host_gets_the_policy_of_its_rule() {
+    let (pki, server) = pki_and_https(|_| Reply::ok(b"x"));
+    // "localhost" trusts the test CA; 127.0.0.1 falls to the default (webpki-roots).
+    let client = fresh_connections(TlsSettings::new())
+        .tls_for("localhost", trusting(&pki))
+        .build()
+        .unwrap();
+    client
+        .get(&server.url("/"))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    let by_ip = server.url("/").replace("localhost", "127.0.0.1");
+    let err = client.get(&by_ip).call().unwrap_err();
+    assert!(err.is_certificate(), "{err}");
+    assert_eq!(server.handshakes_resumed(), 0);
+    let wildcard = Client::builder()
+        .tls_for("*.example", TlsSettings::new())
+        .tls_for("localhost", trusting(&pki))
+        .build()
+        .unwrap();
+    assert!(wildcard.get(&server.url("/")).call().is_ok());
+}
+
+#[test]
+fn changed_pem_file_is_picked_up_and_old_sessions_are_not_offered() {
+    let (pki, server) = pki_and_https(|_| Reply::ok(b"x"));
+    let dir = temp_dir("pem-change");
+    let ca_file = pki.write_ca_pem(&dir);
+    let client = fresh_connections(TlsSettings::new().root_pem_file(&ca_file))
+        .tls_cache_size(0)
+        .build()
+        .unwrap();
+    client
+        .get(&server.url("/"))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    client
+        .get(&server.url("/"))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert_eq!(client.stats().handshakes_resumed, 1);
+    // The device's trust changes: another CA only. The session earned under the old
+    // trust must not be offered; the server's certificate must now fail.
+    let other = Pki::new("another CA");
+    std::fs::write(&ca_file, format!("{}\n", other.ca_pem)).unwrap();
+    let err = client.get(&server.url("/")).call().unwrap_err();
+    assert!(err.is_certificate(), "{err}");
+    assert_eq!(client.stats().root_store_parses, 2);
+    assert_eq!(server.handshakes_resumed(), 1);
+    // A broken file is a clear error naming it.
+    std::fs::write(
+        &ca_file,
+        "-----BEGIN CERTIFICATE-----\n%%%\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let err = client.get(&server.url("/")).call().unwrap_err();
+    assert!(matches!(err, Error::Config { .. }), "{err}");
+    assert!(err.to_string().contains("ca.pem"), "{err}");
+    assert!(err.to_string().contains("#0"), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn mutual_tls_presents_the_client_certificate() {
+    let pki = Pki::new("tinyhttps test CA");
+    let device = pki.client("device-0042");
+    let tls = TlsOptions::new(pki.server(SERVER_NAMES)).require_client_cert(pki.ca_der.clone());
+    let server = Server::https(tls, |_| Reply::ok(b"hello device"));
+    let with_cert = Client::builder()
+        .tls(trusting(&pki).client_auth_pem(device.chain_pem.as_bytes(), device.key_pem.as_bytes()))
+        .build()
+        .unwrap();
+    let body = with_cert
+        .get(&server.url("/"))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert_eq!(body, "hello device");
+    let seen = server.requests();
+    assert!(seen[0].tls.as_ref().unwrap().client_cert.is_some());
+
+    let without = Client::builder().tls(trusting(&pki)).build().unwrap();
+    let err = without
+        .get(&server.url("/"))
+        .call()
+        .and_then(|r| r.into_string())
+        .unwrap_err();
+    assert!(matches!(err, Error::Tls { .. }), "{err}");
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[test]
+fn bad_client_key_is_reported_at_build() {
+    let err = Client::builder()
+        .tls(TlsSettings::new().client_auth_pem(b"not pem", b"not a key"))
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, Error::Config { .. }), "{err}");
+}
