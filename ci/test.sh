@@ -20,7 +20,7 @@ start=$(date +%s)
 cargo test
 echo "host tests took $(( $(date +%s) - start )) s"
 
-step "tests on $TARGET under qemu-user (doc tests run on the host only)"
+step "tests on $TARGET under qemu-user"
 start=$(date +%s)
 cargo test --target "$TARGET"
 echo "armv7 tests took $(( $(date +%s) - start )) s"

@@ -397,6 +397,14 @@ impl ClientBuilder {
         self
     }
 
+    /// The overall deadline alone, without touching the phase limits; `None` turns it
+    /// off (each phase keeps its own limit, so nothing waits forever: a long
+    /// download then runs as long as data keeps coming).
+    pub fn timeout_overall(mut self, timeout: Option<Duration>) -> Self {
+        self.timeouts.overall = timeout;
+        self
+    }
+
     /// DNS resolution plus TCP connect (default
     /// [`DEFAULT_TIMEOUT_CONNECT`](crate::DEFAULT_TIMEOUT_CONNECT)).
     pub fn timeout_connect(mut self, timeout: Duration) -> Self {

@@ -54,7 +54,8 @@ pub(crate) struct Deadline {
 impl Deadline {
     /// Starts the clock of one request.
     pub fn start(timeouts: Timeouts) -> Deadline {
-        let end = timeouts.overall.map(|d| Instant::now() + d);
+        // A deadline too far to represent is no deadline.
+        let end = timeouts.overall.and_then(|d| Instant::now().checked_add(d));
         Deadline { timeouts, end }
     }
 
@@ -122,6 +123,20 @@ mod tests {
         assert_eq!(phase, Phase::Overall);
         assert!(limit <= Duration::from_millis(150) && limit > Duration::ZERO);
         assert_eq!(limit.as_nanos() % TIMEOUT_GRANULARITY.as_nanos(), 0);
+    }
+
+    #[test]
+    fn huge_deadline_does_not_overflow() {
+        let t = Timeouts {
+            overall: Some(Duration::MAX),
+            ..Timeouts::default()
+        };
+        let d = Deadline::start(t);
+        assert!(!d.expired());
+        assert_eq!(
+            d.limit(Phase::Read),
+            Ok((DEFAULT_TIMEOUT_READ, Phase::Read))
+        );
     }
 
     #[test]

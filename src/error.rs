@@ -247,6 +247,7 @@ impl fmt::Display for Error {
                     "{host} closed the connection before the response was complete"
                 )
             }
+            Error::Io { host, source } if host.is_empty() => write!(f, "I/O error: {source}"),
             Error::Io { host, source } => write!(f, "connection to {host} failed: {source}"),
             Error::Protocol { host, source } => {
                 write!(f, "invalid HTTP response from {host}: {source}")
@@ -266,6 +267,14 @@ impl fmt::Display for Error {
                 write!(f, "refused redirect from https to http: {from} -> {to}")
             }
         }
+    }
+}
+
+/// Takes back an [`Error`] carried inside an `io::Error` (as [`Body`](crate::Body)'s
+/// `Read` returns them); any other I/O error becomes [`Error::Io`] without a host.
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Error {
+        Error::from_io(e, "")
     }
 }
 
@@ -306,6 +315,14 @@ mod tests {
         let back = Error::from_io(io, "other:2");
         assert_eq!(back.timeout_phase(), Some(Phase::Read));
         assert_eq!(back.to_string(), "read timed out with h:1");
+    }
+
+    #[test]
+    fn io_error_from_a_body_read_converts_back() {
+        let carried = Error::Truncated { host: "h:1".into() }.into_io();
+        assert!(matches!(Error::from(carried), Error::Truncated { .. }));
+        let local: Error = io::Error::from(io::ErrorKind::PermissionDenied).into();
+        assert!(local.to_string().starts_with("I/O error"), "{local}");
     }
 
     #[test]

@@ -39,10 +39,14 @@ impl Netloc {
         };
         let host = uri.host().filter(|h| !h.is_empty()).ok_or(bad("no host"))?;
         let host = host.trim_start_matches('[').trim_end_matches(']');
+        // `Uri` reports an unparsable port as no port: look at the authority itself.
+        let authority = uri.authority().map_or("", |a| a.as_str());
+        let after_host = authority.rsplit(']').next().unwrap_or_default();
+        let has_port = after_host.contains(':') && !after_host.ends_with(':');
         let port = match uri.port_u16() {
             Some(0) => return Err(bad("port 0")),
             Some(p) => p,
-            None if uri.port().is_some() => return Err(bad("bad port")),
+            None if has_port => return Err(bad("port is not a number from 1 to 65535")),
             None if scheme == Scheme::Https => 443,
             None => 80,
         };
@@ -100,7 +104,13 @@ mod tests {
 
     #[test]
     fn other_schemes_and_relative_urls_are_refused() {
-        for bad in ["ftp://a.example/", "/just/a/path", "https://a.example:0/"] {
+        for bad in [
+            "ftp://a.example/",
+            "/just/a/path",
+            "https://a.example:0/",
+            "http://127.0.0.1:99999/",
+            "http://[::1]:70000/",
+        ] {
             let err = netloc(bad).unwrap_err();
             assert!(matches!(err, Error::InvalidUrl { .. }), "{bad}: {err}");
         }

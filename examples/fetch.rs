@@ -1,0 +1,547 @@
+//! `fetch`: a small curl-like command line on top of tinyhttps.
+//!
+//! ```text
+//! cargo run --example fetch -- https://example.com/
+//! cargo run --example fetch -- --cacert ca.pem https://localhost:8443/
+//! cargo run --example fetch -- -i -L -o page.html https://example.com/old-page
+//! cargo run --example fetch -- -n 3 --pause 0.5 --stats https://example.com/
+//! cargo run --example fetch -- -H 'Content-Type: application/json' -d '{"on":true}' https://api.example.com/v1/led
+//! cargo run --example fetch -- -X PUT --data-binary @fw.bin https://api.example.com/v1/blob
+//! cargo run --example fetch -- --resolve api.example.com:443:[::1] https://api.example.com/
+//! ```
+//!
+//! The body goes to stdout (or `-o FILE`) as it arrives; nothing is buffered whole.
+//! With `-n N` every URL is fetched N times on one client, so the later requests
+//! reuse the pooled connection or resume the TLS session; `--stats` shows it.
+//!
+//! Exit status: 0 when every transfer completed, whatever the HTTP status; 1 when
+//! one failed (one `error: ...` line on stderr; later transfers are not made);
+//! 2 for bad arguments.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use tinyhttps::{Client, Method, Response, TlsSettings, DEFAULT_MAX_REDIRECTS};
+
+const USAGE: &str = "\
+usage: fetch [options] URL...
+
+options:
+  --cacert FILE            trust only the root certificates in this PEM file
+                           (default: the Mozilla roots compiled in)
+  --max-time SECS          overall time limit of each request (e.g. 2.5)
+  --connect-timeout SECS   time limit of DNS resolution plus TCP connect
+  -X, --request METHOD     request method (default GET, or POST with a body)
+  -H, --header 'Name: value'
+                           add a request header (repeatable)
+  -d, --data DATA          send DATA as the body, as is (repeatable: joined by '&');
+                           implies POST and, unless -H sets one,
+                           Content-Type: application/x-www-form-urlencoded
+  --data-binary @FILE      stream FILE as the body ('@-': stdin, chunked)
+  -L, --location           follow redirects (up to 10)
+  -n N                     fetch each URL N times on one client (default 1)
+  --pause SECS             sleep this long between those N fetches
+  --resolve HOST:PORT:ADDR connect to ADDR for HOST:PORT (ADDR may be [IPv6];
+                           several: ADDR,ADDR)
+  -o, --output FILE        write the body to FILE instead of stdout
+  -i, --include            write the status line and headers before the body
+  --stats                  print the client's counters as JSON on stderr at the end
+  -h, --help               print this help
+
+exit status: 0 all transfers completed (any HTTP status), 1 a transfer failed,
+2 bad arguments
+";
+
+/// SECS values above this (about 31 years) are refused: they mean "no limit", which
+/// the client does not offer, and would overflow the clock.
+const MAX_SECS: f64 = 1e9;
+
+/// The parsed command line.
+#[derive(Debug)]
+struct Args {
+    cacert: Option<PathBuf>,
+    max_time: Option<Duration>,
+    connect_timeout: Option<Duration>,
+    method: Method,
+    /// In order; includes the default Content-Type added for a body.
+    headers: Vec<(String, String)>,
+    body: Option<BodySource>,
+    follow_redirects: bool,
+    repeat: u32,
+    pause: Duration,
+    resolve: Vec<Resolve>,
+    output: Option<PathBuf>,
+    include_head: bool,
+    stats: bool,
+    urls: Vec<String>,
+}
+
+/// Where the request body comes from.
+#[derive(Debug)]
+enum BodySource {
+    /// `-d DATA` (and `--data-binary DATA`): these bytes.
+    Bytes(Vec<u8>),
+    /// `--data-binary @FILE`: streamed, with a Content-Length for a regular file.
+    File(PathBuf),
+    /// `--data-binary @-`: stdin, streamed chunked.
+    Stdin,
+}
+
+/// One `--resolve HOST:PORT:ADDR[,ADDR...]`.
+#[derive(Debug)]
+struct Resolve {
+    host: String,
+    port: u16,
+    addrs: Vec<IpAddr>,
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+enum Command {
+    Help,
+    Fetch(Box<Args>),
+}
+
+fn main() -> ExitCode {
+    let argv: Result<Vec<String>, String> = std::env::args_os()
+        .skip(1)
+        .map(|a| {
+            a.into_string()
+                .map_err(|a| format!("argument {a:?} is not valid UTF-8"))
+        })
+        .collect();
+    let args = match argv.and_then(parse_args) {
+        Ok(Command::Help) => {
+            let _ = io::stdout().write_all(USAGE.as_bytes());
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::Fetch(args)) => args,
+        Err(message) => {
+            let _ = write!(io::stderr(), "error: {message}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+
+    let client = match build_client(&args) {
+        Ok(client) => client,
+        Err(e) => {
+            report(&Failure::Request(e));
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = open_output(&args).and_then(|mut out| run(&args, &client, &mut out));
+    if let Err(e) = &result {
+        report(e);
+    }
+    if args.stats {
+        let _ = writeln!(io::stderr(), "{}", client.stats().to_json());
+    }
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::FAILURE,
+    }
+}
+
+fn parse_args(argv: Vec<String>) -> Result<Command, String> {
+    let mut cacert = None;
+    let mut max_time = None;
+    let mut connect_timeout = None;
+    let mut method = None;
+    let mut headers = Vec::new();
+    let mut data: Vec<String> = Vec::new();
+    let mut file_body = None;
+    let mut follow_redirects = false;
+    let mut repeat = 1;
+    let mut pause = Duration::ZERO;
+    let mut resolve = Vec::new();
+    let mut output = None;
+    let mut include_head = false;
+    let mut stats = false;
+    let mut urls = Vec::new();
+
+    let mut argv = argv.into_iter();
+    let mut options_ended = false;
+    while let Some(arg) = argv.next() {
+        if options_ended || arg == "-" || !arg.starts_with('-') {
+            urls.push(arg);
+            continue;
+        }
+        if arg == "--" {
+            options_ended = true;
+            continue;
+        }
+        let (name, inline) = split_option(&arg);
+        // The option's value: after '=' (long) or attached (short), else the next argument.
+        let value = |argv: &mut std::vec::IntoIter<String>| match &inline {
+            Some(v) => Ok(v.clone()),
+            None => argv
+                .next()
+                .ok_or_else(|| format!("option {name} needs a value")),
+        };
+        let flag = || match inline {
+            Some(_) => Err(format!("option {name} takes no value (in {arg:?})")),
+            None => Ok(true),
+        };
+        match name {
+            "-h" | "--help" => return Ok(Command::Help),
+            "--cacert" => cacert = Some(PathBuf::from(value(&mut argv)?)),
+            "--max-time" => max_time = Some(parse_timeout(name, &value(&mut argv)?)?),
+            "--connect-timeout" => connect_timeout = Some(parse_timeout(name, &value(&mut argv)?)?),
+            "-X" | "--request" => method = Some(parse_method(&value(&mut argv)?)?),
+            "-H" | "--header" => headers.push(parse_header(&value(&mut argv)?)?),
+            "-d" | "--data" => data.push(value(&mut argv)?),
+            "--data-binary" => {
+                let v = value(&mut argv)?;
+                match v.strip_prefix('@') {
+                    Some("-") => file_body = Some(BodySource::Stdin),
+                    Some(path) if !path.is_empty() => {
+                        file_body = Some(BodySource::File(PathBuf::from(path)))
+                    }
+                    Some(_) => return Err("--data-binary @ needs a file name".into()),
+                    None => data.push(v),
+                }
+            }
+            "-L" | "--location" => follow_redirects = flag()?,
+            "-n" => repeat = parse_count(&value(&mut argv)?)?,
+            "--pause" => pause = parse_secs(name, &value(&mut argv)?)?,
+            "--resolve" => resolve.push(parse_resolve(&value(&mut argv)?)?),
+            "-o" | "--output" => output = Some(PathBuf::from(value(&mut argv)?)),
+            "-i" | "--include" => include_head = flag()?,
+            "--stats" => stats = flag()?,
+            _ => return Err(format!("unknown option {arg:?}")),
+        }
+    }
+
+    if urls.is_empty() {
+        return Err("no URL given".into());
+    }
+    let body = match (file_body, data.is_empty()) {
+        (Some(_), false) => return Err("--data-binary @FILE cannot be combined with -d".into()),
+        (Some(source), true) => Some(source),
+        (None, false) => Some(BodySource::Bytes(data.join("&").into_bytes())),
+        (None, true) => None,
+    };
+    if body.is_some()
+        && !headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+    {
+        headers.push((
+            "Content-Type".into(),
+            "application/x-www-form-urlencoded".into(),
+        ));
+    }
+    let method = match (method, &body) {
+        (Some(m), _) => m,
+        (None, Some(_)) => Method::POST,
+        (None, None) => Method::GET,
+    };
+    Ok(Command::Fetch(Box::new(Args {
+        cacert,
+        max_time,
+        connect_timeout,
+        method,
+        headers,
+        body,
+        follow_redirects,
+        repeat,
+        pause,
+        resolve,
+        output,
+        include_head,
+        stats,
+        urls,
+    })))
+}
+
+/// Splits `--name=value` into ("--name", Some("value")) and `-Xvalue` into
+/// ("-X", Some("value")); a bare option has no inline value.
+fn split_option(arg: &str) -> (&str, Option<String>) {
+    if arg.starts_with("--") {
+        return match arg.split_once('=') {
+            Some((name, value)) => (name, Some(value.to_string())),
+            None => (arg, None),
+        };
+    }
+    // "-" plus one character (which may be more than one byte).
+    let end = arg.char_indices().nth(2).map_or(arg.len(), |(i, _)| i);
+    let (name, rest) = arg.split_at(end);
+    (name, (!rest.is_empty()).then(|| rest.to_string()))
+}
+
+/// Seconds, fractional allowed ("0.5"), zero included.
+fn parse_secs(option: &str, text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{option}: {text:?} is not a number of seconds"))?;
+    if !(0.0..=MAX_SECS).contains(&secs) {
+        return Err(format!(
+            "{option}: {text:?} is out of range (0 to {MAX_SECS} seconds)"
+        ));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Seconds, more than zero (a zero time limit would fail every request).
+fn parse_timeout(option: &str, text: &str) -> Result<Duration, String> {
+    match parse_secs(option, text)? {
+        d if d.is_zero() => Err(format!("{option}: the time limit must be more than 0")),
+        d => Ok(d),
+    }
+}
+
+fn parse_count(text: &str) -> Result<u32, String> {
+    match text.trim().parse::<u32>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("-n: {text:?} is not a count of 1 or more")),
+    }
+}
+
+fn parse_method(text: &str) -> Result<Method, String> {
+    Method::from_bytes(text.as_bytes()).map_err(|_| format!("-X: {text:?} is not a valid method"))
+}
+
+/// `Name: value`, checked here so that a typo is a usage error, not a failed request.
+fn parse_header(text: &str) -> Result<(String, String), String> {
+    let Some((name, value)) = text.split_once(':') else {
+        return Err(format!("-H: {text:?} is not 'Name: value'"));
+    };
+    let (name, value) = (name.trim(), value.trim());
+    if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+        return Err(format!("-H: {name:?} is not a valid header name"));
+    }
+    if http::HeaderValue::from_str(value).is_err() {
+        return Err(format!(
+            "-H: the value of {name} is not a valid header value"
+        ));
+    }
+    Ok((name.to_string(), value.to_string()))
+}
+
+/// `HOST:PORT:ADDR[,ADDR...]`; an IPv6 ADDR may be written in brackets.
+fn parse_resolve(text: &str) -> Result<Resolve, String> {
+    let bad = || format!("--resolve: {text:?} is not HOST:PORT:ADDR");
+    let mut parts = text.splitn(3, ':');
+    let (Some(host), Some(port), Some(addrs)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    if host.is_empty() || port == 0 {
+        return Err(bad());
+    }
+    let addrs = addrs
+        .split(',')
+        .map(|a| {
+            let bare = a
+                .strip_prefix('[')
+                .and_then(|a| a.strip_suffix(']'))
+                .unwrap_or(a);
+            bare.parse::<IpAddr>()
+                .map_err(|_| format!("--resolve: {a:?} is not an IP address"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Resolve {
+        host: host.to_string(),
+        port,
+        addrs,
+    })
+}
+
+fn build_client(args: &Args) -> Result<Client, tinyhttps::Error> {
+    let redirects = if args.follow_redirects {
+        DEFAULT_MAX_REDIRECTS
+    } else {
+        0
+    };
+    let mut builder = Client::builder().redirects(redirects);
+    if let Some(path) = &args.cacert {
+        // The first root source replaces the default webpki-roots.
+        builder = builder.tls(TlsSettings::new().root_pem_file(path));
+    }
+    // `timeout` caps every phase limit, so it goes before `timeout_connect`.
+    if let Some(limit) = args.max_time {
+        builder = builder.timeout(limit);
+    }
+    if let Some(limit) = args.connect_timeout {
+        builder = builder.timeout_connect(limit);
+    }
+    for r in &args.resolve {
+        for addr in &r.addrs {
+            builder = builder.resolve(&r.host, r.port, *addr);
+        }
+    }
+    builder.build()
+}
+
+/// Stdout or the `-o` file, buffered (flushed after each transfer).
+fn open_output(args: &Args) -> Result<Box<dyn Write>, Failure> {
+    match &args.output {
+        None => Ok(Box::new(BufWriter::new(io::stdout().lock()))),
+        Some(path) => match File::create(path) {
+            Ok(file) => Ok(Box::new(BufWriter::new(file))),
+            Err(e) => Err(Failure::local(
+                format!("cannot create {}", path.display()),
+                e,
+            )),
+        },
+    }
+}
+
+/// Every URL, `-n` times each, in order; stops at the first failure.
+fn run(args: &Args, client: &Client, out: &mut dyn Write) -> Result<(), Failure> {
+    for url in &args.urls {
+        for i in 0..args.repeat {
+            if i > 0 && !args.pause.is_zero() {
+                std::thread::sleep(args.pause);
+            }
+            transfer(args, client, url, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// One request: sends it, writes the head (with `-i`) and streams the body out.
+fn transfer(args: &Args, client: &Client, url: &str, out: &mut dyn Write) -> Result<(), Failure> {
+    let response = send(args, client, url)?;
+    let written = if args.include_head {
+        write_head(&response, out)
+    } else {
+        Ok(())
+    };
+    written.map_err(|e| Failure::local("writing output", e))?;
+    let mut body = response.into_reader();
+    io::copy(&mut body, out).map_err(copy_error)?;
+    out.flush().map_err(|e| Failure::local("writing output", e))
+}
+
+fn send(args: &Args, client: &Client, url: &str) -> Result<Response, Failure> {
+    let mut request = client.request(args.method.clone(), url);
+    for (name, value) in &args.headers {
+        request = request.header(name, value);
+    }
+    let sent = match &args.body {
+        None => request.call(),
+        Some(BodySource::Bytes(bytes)) => request.send_bytes(bytes),
+        Some(BodySource::Stdin) => request.send_reader(io::stdin().lock()),
+        Some(BodySource::File(path)) => {
+            let opened = File::open(path).and_then(|f| f.metadata().map(|m| (f, m)));
+            let (file, meta) =
+                opened.map_err(|e| Failure::local(format!("cannot read {}", path.display()), e))?;
+            let has_length = args
+                .headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("content-length"));
+            // A pipe or device has no length to announce: it goes chunked.
+            if meta.is_file() && !has_length {
+                request = request.header("Content-Length", &meta.len().to_string());
+            }
+            request.send_reader(file)
+        }
+    };
+    sent.map_err(Failure::Request)
+}
+
+/// `HTTP/1.1 200 OK`, then `name: value` lines, then a blank line.
+fn write_head(response: &Response, out: &mut dyn Write) -> io::Result<()> {
+    let status = response.status();
+    let reason = status.canonical_reason().unwrap_or("");
+    writeln!(out, "{:?} {} {reason}", response.version(), status.as_u16())?;
+    for (name, value) in response.headers() {
+        // Values are bytes, not always text: written as they came.
+        out.write_all(name.as_str().as_bytes())?;
+        out.write_all(b": ")?;
+        out.write_all(value.as_bytes())?;
+        out.write_all(b"\n")?;
+    }
+    out.write_all(b"\n")
+}
+
+/// Why `fetch` failed.
+#[derive(Debug)]
+enum Failure {
+    /// The request or its response failed.
+    Request(tinyhttps::Error),
+    /// A local file or stream failed: what was being done, and the error.
+    Local { what: String, source: io::Error },
+}
+
+impl Failure {
+    fn local(what: impl Into<String>, source: io::Error) -> Failure {
+        Failure::Local {
+            what: what.into(),
+            source,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Request(e) => e.fmt(f),
+            Failure::Local { what, source } => write!(f, "{what}: {source}"),
+        }
+    }
+}
+
+impl StdError for Failure {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        // Display already shows the first level; the chain goes on below it.
+        match self {
+            Failure::Request(e) => e.source(),
+            Failure::Local { source, .. } => source.source(),
+        }
+    }
+}
+
+/// An error of `io::copy(body, out)`: reading the body fails with the tinyhttps
+/// error inside an `io::Error`; anything else came from writing the output.
+fn copy_error(e: io::Error) -> Failure {
+    let from_body = e
+        .get_ref()
+        .is_some_and(|inner| inner.is::<tinyhttps::Error>());
+    if !from_body {
+        return Failure::local("writing output", e);
+    }
+    match e
+        .into_inner()
+        .map(|inner| inner.downcast::<tinyhttps::Error>())
+    {
+        Some(Ok(error)) => Failure::Request(*error),
+        Some(Err(other)) => Failure::local("reading the response", io::Error::other(other)),
+        None => Failure::local("reading the response", io::Error::other("unknown error")),
+    }
+}
+
+/// Writes `error: ...` with the source chain on one line; a broken stdout pipe
+/// (`fetch ... | head`) is not worth a message.
+fn report(failure: &Failure) {
+    if let Failure::Local { source, .. } = failure {
+        if source.kind() == io::ErrorKind::BrokenPipe {
+            return;
+        }
+    }
+    let _ = writeln!(io::stderr(), "error: {}", error_line(failure));
+}
+
+/// The error's message followed by `: source` for each level of its source chain
+/// whose text the message does not already contain.
+fn error_line(error: &dyn StdError) -> String {
+    let mut line = error.to_string();
+    let mut next = error.source();
+    while let Some(source) = next {
+        let text = source.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        next = source.source();
+    }
+    line
+}
