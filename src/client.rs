@@ -145,6 +145,20 @@ impl Client {
         self.inner.counters.snapshot()
     }
 
+    /// Opens a connection to `url`'s host ahead of need (TCP, TLS handshake) and
+    /// keeps it in the pool, unless a live one is there already: a daemon does this
+    /// at boot, while the CPU is idle, so its first real request is cheap.
+    pub fn warm_up(&self, url: &str) -> Result<()> {
+        let uri: Uri = url.parse().map_err(|_| Error::InvalidUrl {
+            url: url.into(),
+            reason: "not a valid URL",
+        })?;
+        let netloc = Netloc::from_uri(&uri)?;
+        let conn = self.connection(&netloc, Deadline::start(self.inner.config.timeouts), false)?;
+        self.inner.pool.checkin(conn);
+        Ok(())
+    }
+
     /// Runs one request to its response head: connection, exchange, redirects, retry.
     pub(crate) fn execute(&self, parts: RequestParts, mut body: ReqBody) -> Result<Response> {
         let inner = &self.inner;
@@ -256,7 +270,7 @@ impl Client {
             policy,
         };
         if !fresh {
-            if let Some(conn) = inner.pool.checkout(&key, &inner.counters) {
+            if let Some(conn) = inner.pool.checkout(&key) {
                 return Ok(conn);
             }
         }
@@ -531,6 +545,7 @@ impl ClientBuilder {
             .map(|(p, s)| Ok((HostPattern::new(&p)?, s)))
             .collect::<Result<Vec<_>>>()?;
         let tls = TlsConfigs::new(self.tls, rules, self.tls_cache_size)?;
+        let counters = Arc::<Counters>::default();
         Ok(Client {
             inner: Arc::new(Inner {
                 config: Config {
@@ -541,9 +556,9 @@ impl ClientBuilder {
                     user_agent,
                     overrides: self.overrides,
                 },
-                pool: Pool::new(self.pool),
+                pool: Pool::new(self.pool, counters.clone()),
                 tls,
-                counters: Arc::default(),
+                counters,
             }),
         })
     }

@@ -5,7 +5,7 @@
 //! liveness checks and closes happen outside it. Expired connections are purged
 //! lazily on access, with no reaper thread.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::deadline;
@@ -79,18 +79,21 @@ pub(crate) struct Pool {
     /// Oldest first.
     idle: Mutex<Vec<Conn>>,
     limits: PoolLimits,
+    counters: Arc<Counters>,
 }
 
 impl Pool {
-    pub fn new(limits: PoolLimits) -> Pool {
+    pub fn new(limits: PoolLimits, counters: Arc<Counters>) -> Pool {
         Pool {
             idle: Mutex::new(Vec::new()),
             limits,
+            counters,
         }
     }
 
     /// The most recently used live connection for `key`, if any.
-    pub fn checkout(&self, key: &PoolKey, counters: &Counters) -> Option<Conn> {
+    pub fn checkout(&self, key: &PoolKey) -> Option<Conn> {
+        let counters = &*self.counters;
         loop {
             let now = deadline::now();
             let (found, expired) = {
@@ -100,6 +103,8 @@ impl Pool {
                     .iter()
                     .rposition(|c| c.key == *key)
                     .map(|i| idle.remove(i));
+                let taken = expired.len() + usize::from(found.is_some());
+                Counters::sub(&counters.idle_connections, taken as u64);
                 (found, expired)
             };
             for c in expired {
@@ -143,6 +148,12 @@ impl Pool {
             }
             if idle.len() > self.limits.max_idle {
                 evicted.push(idle.remove(0));
+            }
+            // One in, zero to two out.
+            match evicted.len() {
+                0 => Counters::add(&self.counters.idle_connections, 1),
+                1 => {}
+                _ => Counters::sub(&self.counters.idle_connections, 1),
             }
         }
         for c in evicted {

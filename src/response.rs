@@ -4,10 +4,12 @@
 use std::fmt;
 use std::io::{self, Read};
 use std::sync::Arc;
+use std::time::Duration;
 
 use http::{HeaderMap, StatusCode, Uri, Version};
 use ureq_proto::client::state::RecvBody;
 use ureq_proto::client::Call;
+use ureq_proto::BodyMode;
 
 use crate::client::Inner;
 use crate::error::{Error, Result};
@@ -20,10 +22,18 @@ use crate::pool::Conn;
 /// [`ClientBuilder::body_limit`](crate::ClientBuilder::body_limit).
 pub const DEFAULT_BODY_LIMIT: u64 = 1024 * 1024;
 
+/// Most body bytes read and thrown away when a body is dropped before its end, to keep
+/// its connection: a dropped tail of a few KiB costs less than a new handshake.
+const DRAIN_LIMIT: u64 = 16 * 1024;
+
+/// Longest wait for each read of that tail; a slower server loses its connection.
+const DRAIN_WAIT: Duration = Duration::from_millis(100);
+
 /// A response: status, headers, and the body as a stream.
 ///
-/// The connection goes back to the pool once the body is read to its end; dropping
-/// the response before that closes the connection.
+/// The connection goes back to the pool once the body is read to its end. A response
+/// dropped before that keeps its connection only if the rest of the body is small
+/// (up to 16 KiB, each read within 100 ms) and read away; otherwise it is closed.
 pub struct Response {
     status: StatusCode,
     version: Version,
@@ -200,28 +210,10 @@ impl Read for Body {
                 _ => Ok(0),
             };
         };
-        let max_line = r.client.config.max_response_head;
-        let conn = &mut r.conn;
-        let result = exchange::read_body(
-            &mut conn.io,
-            &mut conn.buf,
-            &mut r.call,
-            dst,
-            &r.host,
-            max_line,
-        );
-        match result {
+        match r.read(dst) {
             Ok(0) => {
-                let State::Reading(r) = std::mem::replace(&mut self.state, State::Done) else {
-                    unreachable!("matched above");
-                };
-                let Reading {
-                    conn, call, client, ..
-                } = *r;
-                if exchange::finish_body(call, &conn.buf) {
-                    client.pool.checkin(conn);
-                } else {
-                    conn.close();
+                if let State::Reading(r) = std::mem::replace(&mut self.state, State::Done) {
+                    r.finish();
                 }
                 Ok(0)
             }
@@ -236,11 +228,72 @@ impl Read for Body {
     }
 }
 
+impl Reading {
+    fn read(&mut self, dst: &mut [u8]) -> Result<usize> {
+        let max_line = self.client.config.max_response_head;
+        let conn = &mut self.conn;
+        exchange::read_body(
+            &mut conn.io,
+            &mut conn.buf,
+            &mut self.call,
+            dst,
+            &self.host,
+            max_line,
+        )
+    }
+
+    /// At the body's end: back to the pool if the response allows it, else closed.
+    fn finish(self) {
+        let Reading {
+            conn, call, client, ..
+        } = self;
+        if exchange::finish_body(call, &conn.buf) {
+            client.pool.checkin(conn);
+        } else {
+            conn.close();
+        }
+    }
+
+    /// Reads away the rest of a body dropped early, if it is small and comes fast.
+    fn drain(&mut self) -> bool {
+        let small = match self.call.body_mode() {
+            BodyMode::LengthDelimited(left) => left <= DRAIN_LIMIT,
+            BodyMode::Chunked => true,
+            BodyMode::CloseDelimited | BodyMode::NoBody => false,
+        };
+        if !small {
+            return false;
+        }
+        self.conn.io.set_read_cap(Some(DRAIN_WAIT));
+        let mut scratch = [0u8; 2048];
+        let mut total = 0u64;
+        let drained = loop {
+            match self.read(&mut scratch) {
+                Ok(0) => break true,
+                Ok(n) => {
+                    total += n as u64;
+                    if total > DRAIN_LIMIT {
+                        break false;
+                    }
+                }
+                Err(_) => break false,
+            }
+        };
+        self.conn.io.set_read_cap(None);
+        drained
+    }
+}
+
 impl Drop for Body {
     fn drop(&mut self) {
-        if let State::Reading(r) = std::mem::replace(&mut self.state, State::Done) {
-            debug!("body dropped before its end: closing {}", r.conn.io.host());
-            r.conn.close();
+        if let State::Reading(mut r) = std::mem::replace(&mut self.state, State::Done) {
+            if r.drain() {
+                debug!("drained the rest of a dropped body from {}", r.host);
+                r.finish();
+            } else {
+                debug!("body dropped before its end: closing {}", r.host);
+                r.conn.close();
+            }
         }
     }
 }

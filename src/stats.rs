@@ -6,8 +6,8 @@ macro_rules! counters {
     ($($(#[$doc:meta])* $name:ident,)*) => {
         /// A snapshot of a client's counters, from [`Client::stats`](crate::Client::stats).
         ///
-        /// Counters only grow; take two snapshots and subtract to see what a piece of
-        /// work cost.
+        /// Counters only grow (but `idle_connections`, a gauge); take two snapshots
+        /// and subtract to see what a piece of work cost.
         #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
         #[non_exhaustive]
         pub struct Stats {
@@ -66,11 +66,17 @@ counters! {
     bytes_sent,
     /// Bytes read from sockets (TLS records included).
     bytes_received,
+    /// Connections idle in the pool now (a gauge, not a counter).
+    idle_connections,
 }
 
 impl Counters {
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Relaxed);
+    }
+
+    pub fn sub(counter: &AtomicU64, n: u64) {
+        counter.fetch_sub(n, Relaxed);
     }
 }
 
@@ -103,6 +109,6 @@ mod tests {
         let json = s.to_json();
         assert!(json.starts_with("{\"requests\":2,"), "{json}");
         assert!(json.contains("\"bytes_sent\":40"), "{json}");
-        assert_eq!(s.fields().len(), 14);
+        assert_eq!(s.fields().len(), 15);
     }
 }

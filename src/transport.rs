@@ -249,6 +249,13 @@ impl Io {
         &self.host
     }
 
+    /// Caps how long each read may wait (for draining a dropped body); `None` lifts it.
+    /// A read that hits the cap fails with a plain `WouldBlock`.
+    pub fn set_read_cap(&mut self, cap: Option<Duration>) {
+        self.read_cap = cap;
+        self.capped = false;
+    }
+
     /// Starts the time limits of a new request on this connection.
     pub fn set_deadline(&mut self, deadline: Deadline) {
         self.deadline = deadline;
@@ -290,10 +297,9 @@ impl Io {
 
 impl Transport for Io {
     fn read_within(&mut self, buf: &mut [u8], wait: Duration) -> io::Result<Option<usize>> {
-        self.read_cap = Some(wait);
+        self.set_read_cap(Some(wait));
         let result = self.read(buf);
-        self.read_cap = None;
-        self.capped = false;
+        self.set_read_cap(None);
         match result {
             Ok(n) => Ok(Some(n)),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock && e.get_ref().is_none() => Ok(None),
