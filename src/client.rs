@@ -177,8 +177,16 @@ impl Client {
         let mut retried = false;
         loop {
             let netloc = Netloc::from_uri(&uri)?;
-            let call = self.new_call(&method, &uri, &headers, &body)?;
+            let mut call = self.new_call(&method, &uri, &headers, &body)?;
             let mut conn = self.connection(&netloc, deadline, retried)?;
+            if !headers.contains_key(header::HOST) {
+                // Made once per connection instead of formatted per request.
+                let host = conn.host_header.clone();
+                if let Err(e) = call.header(header::HOST, host) {
+                    inner.pool.checkin(conn);
+                    return Err(Error::invalid_request(e));
+                }
+            }
             conn.io.set_deadline(deadline);
             conn.buf.received = false;
             Counters::add(&inner.counters.requests, 1);

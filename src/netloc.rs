@@ -37,16 +37,15 @@ impl Netloc {
             Some(_) => return Err(bad("only http and https are supported")),
             None => return Err(bad("not an absolute URL (no scheme)")),
         };
-        let host = uri.host().filter(|h| !h.is_empty()).ok_or(bad("no host"))?;
+        let host = uri
+            .host()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| bad("no host"))?;
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        // `Uri` reports an unparsable port as no port: look at the authority itself.
-        let authority = uri.authority().map_or("", |a| a.as_str());
-        let after_host = authority.rsplit(']').next().unwrap_or_default();
-        let has_port = after_host.contains(':') && !after_host.ends_with(':');
         let port = match uri.port_u16() {
             Some(0) => return Err(bad("port 0")),
             Some(p) => p,
-            None if has_port => return Err(bad("port is not a number from 1 to 65535")),
+            None if has_bad_port(uri) => return Err(bad("port is not a number from 1 to 65535")),
             None if scheme == Scheme::Https => 443,
             None => 80,
         };
@@ -58,6 +57,20 @@ impl Netloc {
         Ok(Netloc { scheme, host, port })
     }
 
+    /// The `Host` header for this netloc: the port only when it is not the default.
+    pub fn host_header(&self) -> http::HeaderValue {
+        let default_port = match self.scheme {
+            Scheme::Http => 80,
+            Scheme::Https => 443,
+        };
+        let value = match (self.port == default_port, self.host.contains(':')) {
+            (true, false) => self.host.to_string(),
+            (true, true) => format!("[{}]", self.host),
+            (false, _) => self.authority(),
+        };
+        http::HeaderValue::try_from(value).expect("a parsed URI authority is a valid header value")
+    }
+
     /// `host:port` as errors and logs name it.
     pub fn authority(&self) -> String {
         if self.host.contains(':') {
@@ -66,6 +79,13 @@ impl Netloc {
             format!("{}:{}", self.host, self.port)
         }
     }
+}
+
+/// `Uri` reports a port it cannot parse (`:99999`) as no port: look at the authority.
+fn has_bad_port(uri: &Uri) -> bool {
+    let authority = uri.authority().map_or("", |a| a.as_str());
+    let after_host = authority.rsplit(']').next().unwrap_or_default();
+    after_host.contains(':') && !after_host.ends_with(':')
 }
 
 impl fmt::Display for Netloc {
@@ -100,6 +120,23 @@ mod tests {
         let n = netloc("http://[::1]:8080/").unwrap();
         assert_eq!(&*n.host, "::1");
         assert_eq!(n.to_string(), "http://[::1]:8080");
+    }
+
+    #[test]
+    fn host_header_names_the_port_only_when_not_the_default() {
+        assert_eq!(
+            netloc("https://a.example/").unwrap().host_header(),
+            "a.example"
+        );
+        assert_eq!(
+            netloc("https://a.example:8443/").unwrap().host_header(),
+            "a.example:8443"
+        );
+        assert_eq!(netloc("http://[::1]/").unwrap().host_header(), "[::1]");
+        assert_eq!(
+            netloc("http://[::1]:81/").unwrap().host_header(),
+            "[::1]:81"
+        );
     }
 
     #[test]

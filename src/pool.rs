@@ -37,6 +37,8 @@ pub(crate) struct Conn {
     pub io: Io,
     pub buf: RecvBuf,
     pub key: PoolKey,
+    /// The `Host` header of requests on this connection, made once (a cheap clone).
+    pub host_header: http::HeaderValue,
     /// Whether this connection carried an earlier request.
     pub reused: bool,
     idle_since: Instant,
@@ -47,6 +49,7 @@ impl Conn {
         Conn {
             io,
             buf: RecvBuf::new(),
+            host_header: key.netloc.host_header(),
             key,
             reused: false,
             idle_since: deadline::now(),
