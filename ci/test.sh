@@ -25,4 +25,7 @@ start=$(date +%s)
 cargo test --target "$TARGET"
 echo "armv7 tests took $(( $(date +%s) - start )) s"
 
+step "interop with a real server (nginx on loopback), host and armv7"
+bash ci/interop.sh
+
 step "all checks passed"

@@ -249,6 +249,9 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Command, String>
 fn parse_count(option: &str, text: &str, min: u64, max: u64) -> Result<u64, String> {
     match text.trim().parse::<u64>() {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ if max == u64::MAX => Err(format!(
+            "{option}: {text:?} is not a whole number of {min} or more"
+        )),
         _ => Err(format!(
             "{option}: {text:?} is not a whole number from {min} to {max}"
         )),
@@ -556,20 +559,20 @@ impl Report {
         let rss = self
             .peak_rss_kb
             .map_or("unknown".to_string(), |k| k.to_string());
-        let _ = writeln!(s, "{:<22}{}", "requests", self.requests);
-        let _ = writeln!(s, "{:<22}{}", "bytes", self.bytes);
-        let _ = writeln!(s, "{:<22}{:.3}", "wall_ms", self.wall_ms);
+        let _ = writeln!(s, "{:<24}{}", "requests", self.requests);
+        let _ = writeln!(s, "{:<24}{}", "bytes", self.bytes);
+        let _ = writeln!(s, "{:<24}{:.3}", "wall_ms", self.wall_ms);
         let _ = writeln!(
             s,
-            "{:<22}{:.4}  ({})",
+            "{:<24}{:.4}  ({})",
             "cpu_ms_per_request",
             self.cpu_ms_per_request(),
             self.cpu_source
         );
-        let _ = writeln!(s, "{:<22}{rss}", "peak_rss_kb");
+        let _ = writeln!(s, "{:<24}{rss}", "peak_rss_kb");
         s.push_str("client counters, change over the counted requests:");
         for (name, value) in &self.counters {
-            let _ = write!(s, "\n  {name:<20}{value}");
+            let _ = write!(s, "\n  {name:<22}{value}");
         }
         s
     }

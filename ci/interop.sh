@@ -1,0 +1,376 @@
+#!/usr/bin/env bash
+# Interop against a real server: nginx on loopback, with certificates made by openssl.
+#
+#   bash ci/interop.sh          (from anywhere; needs nginx, openssl, python3,
+#                                qemu-user and gcc-arm-linux-gnueabihf: ci/setup.sh
+#                                installs them)
+#
+# Builds the `fetch` and `loadgen` examples (release) for the host and for armv7,
+# makes a CA plus an ECDSA P-256 and an RSA-2048 server certificate (DNS:localhost,
+# IP:127.0.0.1) in a temporary directory, and starts one nginx (no daemon, no master
+# process, everything under that directory) listening on 127.0.0.1 ports that the
+# kernel picks free at run time (python3 binds port 0 and hands them over):
+#
+#   A  TLS 1.2 + 1.3, ECDSA, session tickets, keep-alive (60 s, 10000 requests)
+#   B  the same with the RSA certificate
+#   C  ECDSA, keepalive_timeout 0 (the server closes after every response)
+#   D  ECDSA, keepalive_requests 3 (the server closes after every 3rd response)
+#   E  ECDSA, TLS 1.2 only (session tickets)
+#
+# each serving /1k, /20k, /1m (random files) and /echo (200 "ok\n", for POST). Then,
+# on the host and on armv7 under qemu-user, it checks (loadgen counts after its one
+# warm-up request unless told otherwise; "fresh" is a new connection per request):
+#
+#   fetch:   /1k, /20k, /1m byte for byte on A, B, E; POST /echo; without --cacert a
+#            certificate error and a non-zero exit
+#   loadgen: A keepalive: all 50 on the warm-up's connection (0 opened, 50 reused)
+#            A fresh: 50 connections, 50 resumed handshakes, 0 full
+#            A fresh --no-resumption: 50 full handshakes, 0 resumed
+#            A fresh --no-tls-cache: 50 configs built, still 50 resumed, 0 root parses
+#            A fresh --no-tls-cache --no-resumption: 50 configs built, 50 full, 0 root parses
+#            B (RSA) keepalive and fresh, E (TLS 1.2) fresh: as on A
+#            C: 20 requests, 20 connections, 20 resumed, no reuse, no retry
+#            D (no warm-up): 20 requests on 7 connections, no stale discard, no retry
+#            each --cipher, and the default order (ChaCha20 first on armv7, AES
+#            elsewhere); 3 URLs round robin on 2 threads (exact body bytes); /1m;
+#            a 404 makes loadgen exit 1
+#   nginx's access log (protocol, cipher, session reused) confirms, from the server's
+#   side, the TLS version, the cipher and the resumed/full count of several of them
+#
+# Each check prints `ok: ...` (loadgen's JSON line below it) or `FAIL: ...` with the
+# output, and the script stops at the first failure. nginx is stopped by PID and the
+# directory removed on exit, whatever happens.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TARGET=armv7-unknown-linux-gnueabihf
+QEMU="qemu-arm -L /usr/arm-linux-gnueabihf"
+OUT_DIR=${CARGO_TARGET_DIR:-target}
+HOST_BIN=$OUT_DIR/release/examples
+ARM_BIN=$OUT_DIR/$TARGET/release/examples
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+# Longest any one command may take (qemu on a busy machine is slow, never stuck).
+LIMIT=300
+
+step() { echo; echo "== $* ($(date +%T))"; }
+t0=$(date +%s)
+
+for tool in "$NGINX" openssl python3 qemu-arm arm-linux-gnueabihf-gcc; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "FAIL: $tool not found (run bash ci/setup.sh)"; exit 1; }
+done
+
+step "build fetch and loadgen (release, host)"
+cargo build --release --example fetch --example loadgen
+step "build fetch and loadgen (release, $TARGET)"
+cargo build --release --target "$TARGET" --example fetch --example loadgen
+t_built=$(date +%s)
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/tinyhttps-interop.XXXXXX")
+NGINX_PID=""
+stop_nginx() {
+  if [ -n "$NGINX_PID" ]; then
+    if kill -0 "$NGINX_PID" 2>/dev/null; then
+      kill -TERM "$NGINX_PID" 2>/dev/null || true
+      for _ in $(seq 50); do kill -0 "$NGINX_PID" 2>/dev/null || break; sleep 0.1; done
+      kill -KILL "$NGINX_PID" 2>/dev/null || true
+    fi
+    wait "$NGINX_PID" 2>/dev/null || true
+    NGINX_PID=""
+  fi
+}
+cleanup() {
+  local rc=$?
+  stop_nginx
+  rm -rf "$TMP"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+fail() {
+  echo "FAIL: $1"
+  shift
+  for f in "$@"; do
+    [ -s "$f" ] && { echo "--- $(basename "$f"):"; head -c 4000 "$f"; echo; }
+  done
+  exit 1
+}
+ok() { echo "ok: $*"; }
+
+step "certificates (openssl)"
+(
+  cd "$TMP"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -keyout ca.key -out ca.pem -subj "/CN=tinyhttps interop CA" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
+  cat >server.ext <<'EOF'
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost,IP:127.0.0.1
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+EOF
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout ec.key -out ec.csr -subj "/CN=localhost"
+  openssl req -new -newkey rsa:2048 -nodes -keyout rsa.key -out rsa.csr -subj "/CN=localhost"
+  for k in ec rsa; do
+    openssl x509 -req -in $k.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+      -extfile server.ext -out $k.pem
+    openssl verify -CAfile ca.pem $k.pem
+  done
+) >"$TMP/openssl.log" 2>&1 || fail "making certificates with openssl" "$TMP/openssl.log"
+ok "CA, ECDSA P-256 and RSA-2048 server certificates for localhost and 127.0.0.1"
+
+mkdir -p "$TMP/www"
+head -c 1024 /dev/urandom >"$TMP/www/1k"
+head -c 20480 /dev/urandom >"$TMP/www/20k"
+head -c 1048576 /dev/urandom >"$TMP/www/1m"
+
+write_nginx_conf() {
+  local tls="ssl_certificate $TMP/ec.pem; ssl_certificate_key $TMP/ec.key;"
+  local rsa="ssl_certificate $TMP/rsa.pem; ssl_certificate_key $TMP/rsa.key;"
+  local echo_loc='location = /echo { return 200 "ok\n"; }'
+  cat >"$TMP/nginx.conf" <<EOF
+master_process off;
+daemon off;
+pid $TMP/nginx.pid;
+error_log $TMP/error.log warn;
+events { worker_connections 256; }
+http {
+  # What the server saw, to check the client's counters against: protocol, cipher,
+  # and "r" for a resumed session ("." for a full handshake).
+  log_format interop '\$server_port \$ssl_protocol \$ssl_cipher \$ssl_session_reused \$status "\$request"';
+  access_log $TMP/access.log interop;
+  client_body_temp_path $TMP/client_body;
+  proxy_temp_path $TMP/proxy;
+  fastcgi_temp_path $TMP/fastcgi;
+  uwsgi_temp_path $TMP/uwsgi;
+  scgi_temp_path $TMP/scgi;
+  types { }
+  default_type application/octet-stream;
+  root $TMP/www;
+  log_not_found off;
+  ssl_protocols TLSv1.2 TLSv1.3;
+  ssl_session_cache shared:SSL:1m;
+  ssl_session_tickets on;
+  keepalive_timeout 60;
+  keepalive_requests 10000;
+  server { listen 127.0.0.1:$PORT_A ssl; $tls $echo_loc }
+  server { listen 127.0.0.1:$PORT_B ssl; $rsa $echo_loc }
+  server { listen 127.0.0.1:$PORT_C ssl; $tls keepalive_timeout 0; $echo_loc }
+  server { listen 127.0.0.1:$PORT_D ssl; $tls keepalive_requests 3; $echo_loc }
+  server { listen 127.0.0.1:$PORT_E ssl; $tls ssl_protocols TLSv1.2; $echo_loc }
+}
+EOF
+}
+
+# True when every port accepts TCP connections.
+listening() {
+  local p
+  for p in "$PORT_A" "$PORT_B" "$PORT_C" "$PORT_D" "$PORT_E"; do
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || return 1
+  done
+}
+
+step "nginx on loopback"
+# Ports: the kernel picks five free ones (bind to port 0), python3 prints and releases
+# them, nginx takes them a moment later; should another process grab one in between,
+# nginx fails to bind and we try again with new ports (3 times).
+for attempt in 1 2 3; do
+  read -r PORT_A PORT_B PORT_C PORT_D PORT_E < <(python3 -c '
+import socket
+socks = [socket.socket() for _ in range(5)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+')
+  write_nginx_conf
+  "$NGINX" -t -q -p "$TMP" -e "$TMP/error.log" -c "$TMP/nginx.conf" >"$TMP/nginx-t.log" 2>&1 \
+    || fail "nginx -t" "$TMP/nginx-t.log" "$TMP/error.log" "$TMP/nginx.conf"
+  "$NGINX" -p "$TMP" -e "$TMP/error.log" -c "$TMP/nginx.conf" >"$TMP/nginx.out" 2>&1 &
+  NGINX_PID=$!
+  up=no
+  for _ in $(seq 50); do
+    kill -0 "$NGINX_PID" 2>/dev/null || break
+    if listening; then up=yes; break; fi
+    sleep 0.1
+  done
+  [ "$up" = yes ] && break
+  echo "nginx did not come up (attempt $attempt):"
+  cat "$TMP/nginx.out" "$TMP/error.log" 2>/dev/null | tail -n 5
+  stop_nginx
+done
+[ "$up" = yes ] || fail "starting nginx" "$TMP/nginx.out" "$TMP/error.log"
+ok "nginx $("$NGINX" -v 2>&1 | sed 's/.*\///') (pid $NGINX_PID) on 127.0.0.1:" \
+  "A=$PORT_A B=$PORT_B C=$PORT_C D=$PORT_D E=$PORT_E"
+t_up=$(date +%s)
+
+# run ARCH TOOL ARGS...: runs a built example; stdout and stderr go to files, the exit
+# status to RC.
+run() {
+  local arch=$1 tool=$2
+  shift 2
+  if [ "$arch" = host ]; then
+    set -- "$HOST_BIN/$tool" "$@"
+  else
+    # shellcheck disable=SC2086 # QEMU is a command line, split on purpose.
+    set -- $QEMU "$ARM_BIN/$tool" "$@"
+  fi
+  if timeout "$LIMIT" "$@" >"$TMP/stdout" 2>"$TMP/stderr"; then RC=0; else RC=$?; fi
+}
+
+# check_fetch ARCH PORT PATH: the body fetched equals the file, byte for byte.
+check_fetch() {
+  local arch=$1 port=$2 path=$3 what="fetch https://localhost:$2$3 = www$3 ($1)"
+  run "$arch" fetch --cacert "$TMP/ca.pem" "https://localhost:$port$path"
+  [ "$RC" -eq 0 ] || fail "$what: exit $RC" "$TMP/stderr"
+  cmp -s "$TMP/stdout" "$TMP/www$path" || fail "$what: body differs ($(wc -c <"$TMP/stdout") bytes)" "$TMP/stderr"
+  ok "$what"
+}
+
+log_lines() { if [ -f "$TMP/access.log" ]; then wc -l <"$TMP/access.log"; else echo 0; fi; }
+
+# check_loadgen ARCH WHAT "key=value ..." ARGS...: loadgen --json succeeds and each
+# key of its JSON line has the value given.
+check_loadgen() {
+  local arch=$1 what="$2 ($1)" expect=$3 line why
+  shift 3
+  LOG_BEFORE=$(log_lines)
+  run "$arch" loadgen --json --cacert "$TMP/ca.pem" "$@"
+  [ "$RC" -eq 0 ] || fail "$what: loadgen $* exited $RC" "$TMP/stderr" "$TMP/stdout"
+  line=$(tail -n 1 "$TMP/stdout")
+  # shellcheck disable=SC2086 # one argument per expectation
+  if ! why=$(python3 - "$line" $expect <<'EOF' 2>&1
+import json, sys
+report = json.loads(sys.argv[1])
+bad = []
+for cond in sys.argv[2:]:
+    key, want = cond.split("=", 1)
+    got = report.get(key)
+    if str(got) != want:
+        bad.append(f"{key} is {got}, expected {want}")
+if bad:
+    print("; ".join(bad))
+    sys.exit(1)
+EOF
+  ); then
+    fail "$what: $why" "$TMP/stdout" "$TMP/stderr"
+  fi
+  ok "$what"
+  echo "    $line"
+}
+
+# check_server_log WHAT SKIP COUNT REGEX: the access log lines of the last
+# check_loadgen are SKIP (warm-up) + COUNT, and each of the COUNT matches REGEX
+# (format: port protocol cipher reused status "request").
+check_server_log() {
+  local what="$1 ($arch, server side)" skip=$2 count=$3 regex=$4 new
+  # nginx logs a request as it ends it: give the last line a moment.
+  for _ in $(seq 20); do
+    [ $(( $(log_lines) - LOG_BEFORE )) -ge $(( skip + count )) ] && break
+    sleep 0.1
+  done
+  tail -n +"$(( LOG_BEFORE + 1 ))" "$TMP/access.log" >"$TMP/new.log"
+  new=$(wc -l <"$TMP/new.log")
+  [ "$new" -eq $(( skip + count )) ] || fail "$what: $new requests logged, expected $(( skip + count ))" "$TMP/new.log"
+  tail -n "$count" "$TMP/new.log" >"$TMP/counted.log"
+  if grep -Evq -- "$regex" "$TMP/counted.log"; then
+    fail "$what: not every line matches /$regex/" "$TMP/new.log"
+  fi
+  ok "$what: $count x $(tail -n 1 "$TMP/new.log" | cut -d' ' -f2-4)"
+}
+
+A=https://localhost:$PORT_A
+B=https://localhost:$PORT_B
+C=https://localhost:$PORT_C
+D=https://localhost:$PORT_D
+E=https://localhost:$PORT_E
+
+for arch in host armv7; do
+  step "checks on $arch$([ $arch = armv7 ] && echo " (qemu-user)")"
+  ts=$(date +%s)
+
+  check_fetch "$arch" "$PORT_A" /1k
+  check_fetch "$arch" "$PORT_A" /20k
+  check_fetch "$arch" "$PORT_A" /1m
+  check_fetch "$arch" "$PORT_B" /1k
+  check_fetch "$arch" "$PORT_E" /20k
+
+  what="fetch -d hello $A/echo answers ok ($arch)"
+  run "$arch" fetch --cacert "$TMP/ca.pem" -d hello "$A/echo"
+  [ "$RC" -eq 0 ] && [ "$(cat "$TMP/stdout")" = ok ] || fail "$what: exit $RC" "$TMP/stdout" "$TMP/stderr"
+  ok "$what"
+
+  what="fetch without --cacert fails with a certificate error ($arch)"
+  run "$arch" fetch "$A/1k"
+  [ "$RC" -ne 0 ] || fail "$what: exit 0" "$TMP/stdout" "$TMP/stderr"
+  grep -q '^error: .*certificate' "$TMP/stderr" || fail "$what: no certificate error (exit $RC)" "$TMP/stderr"
+  ok "$what: exit $RC, $(head -n 1 "$TMP/stderr")"
+
+  check_loadgen "$arch" "A keepalive: 50 requests on the warm-up's connection" \
+    "requests=50 client_requests=50 bytes=51200 connections_opened=0 pool_reuses=50 handshakes_full=0 handshakes_resumed=0 retries=0" \
+    -n 50 "$A/1k"
+  check_server_log "A keepalive: TLS 1.3" 1 50 "^$PORT_A TLSv1\.3 \S+ \. 200 "
+  check_loadgen "$arch" "A fresh: 50 connections, 50 resumed, 0 full handshakes" \
+    "requests=50 connections_opened=50 handshakes_resumed=50 handshakes_full=0 pool_reuses=0 tls_config_builds=0 root_store_parses=0" \
+    -n 50 --mode fresh "$A/1k"
+  check_server_log "A fresh: 50 resumed" 1 50 "^$PORT_A TLSv1\.3 \S+ r 200 "
+  check_loadgen "$arch" "A fresh --no-resumption: 50 full handshakes" \
+    "requests=50 connections_opened=50 handshakes_full=50 handshakes_resumed=0" \
+    -n 50 --mode fresh --no-resumption "$A/1k"
+  check_server_log "A fresh --no-resumption: 50 full" 1 50 "^$PORT_A TLSv1\.3 \S+ \. 200 "
+  check_loadgen "$arch" "A fresh --no-tls-cache: a config per connection, sessions still resume, roots parsed once" \
+    "requests=50 connections_opened=50 tls_config_builds=50 tls_config_cache_hits=0 root_store_parses=0 handshakes_resumed=50 handshakes_full=0" \
+    -n 50 --mode fresh --no-tls-cache "$A/1k"
+  check_loadgen "$arch" "A fresh --no-tls-cache --no-resumption: 50 configs, 50 full handshakes" \
+    "requests=50 connections_opened=50 tls_config_builds=50 root_store_parses=0 handshakes_full=50 handshakes_resumed=0" \
+    -n 50 --mode fresh --no-tls-cache --no-resumption "$A/1k"
+
+  check_loadgen "$arch" "B (RSA) keepalive" \
+    "requests=50 connections_opened=0 pool_reuses=50" -n 50 "$B/1k"
+  check_loadgen "$arch" "B (RSA) fresh: 50 resumed, 0 full" \
+    "requests=50 connections_opened=50 handshakes_resumed=50 handshakes_full=0" \
+    -n 50 --mode fresh "$B/1k"
+  check_loadgen "$arch" "E (TLS 1.2 only) fresh: 50 resumed, 0 full" \
+    "requests=50 connections_opened=50 handshakes_resumed=50 handshakes_full=0" \
+    -n 50 --mode fresh "$E/1k"
+  check_server_log "E fresh: TLS 1.2, 50 resumed" 1 50 "^$PORT_E TLSv1\.2 \S+ r 200 "
+
+  check_loadgen "$arch" "C (keepalive_timeout 0): 20 requests, 20 connections" \
+    "requests=20 client_requests=20 connections_opened=20 handshakes_resumed=20 pool_reuses=0 retries=0" \
+    -n 20 "$C/1k"
+  check_loadgen "$arch" "D (keepalive_requests 3, no warm-up): 20 requests on 7 connections" \
+    "requests=20 client_requests=20 connections_opened=7 pool_reuses=13 pool_stale_discards=0 retries=0" \
+    -n 20 --warmup 0 "$D/1k"
+
+  for cipher in chacha:TLS_CHACHA20_POLY1305_SHA256 aes128:TLS_AES_128_GCM_SHA256 \
+      aes256:TLS_AES_256_GCM_SHA384 default:"$([ "$arch" = armv7 ] && echo TLS_CHACHA20_POLY1305_SHA256 || echo TLS_AES_128_GCM_SHA256)"; do
+    check_loadgen "$arch" "A --cipher ${cipher%%:*}" "requests=5 connections_opened=5" \
+      -n 5 --mode fresh --cipher "${cipher%%:*}" "$A/1k"
+    check_server_log "A --cipher ${cipher%%:*}: ${cipher#*:}" 1 5 "^$PORT_A TLSv1\.3 ${cipher#*:} r 200 "
+  done
+  check_loadgen "$arch" "3 URLs round robin on 2 threads" \
+    "requests=60 client_requests=60 bytes=450560 retries=0" \
+    -n 60 --threads 2 "$A/1k" "$A/20k" "$B/1k"
+  check_loadgen "$arch" "A /1m x 5, keepalive" \
+    "requests=5 bytes=5242880 connections_opened=0" -n 5 "$A/1m"
+
+  what="loadgen on a missing path exits 1 with the status ($arch)"
+  run "$arch" loadgen --cacert "$TMP/ca.pem" -n 3 "$A/missing"
+  [ "$RC" -eq 1 ] && grep -q '^error: .*404' "$TMP/stderr" || fail "$what: exit $RC" "$TMP/stdout" "$TMP/stderr"
+  ok "$what: $(head -n 1 "$TMP/stderr")"
+
+  echo "checks on $arch took $(( $(date +%s) - ts )) s"
+done
+
+step "done"
+stop_nginx
+if [ -s "$TMP/error.log" ]; then
+  echo "nginx error.log ($(grep -c . "$TMP/error.log") lines at warn and above; the first 5):"
+  head -n 5 "$TMP/error.log"
+fi
+grep -c . "$TMP/access.log" | sed 's/^/nginx served /; s/$/ requests/'
+echo "builds $(( t_built - t0 )) s, set-up $(( t_up - t_built )) s, checks $(( $(date +%s) - t_up )) s"
+echo "all interop checks passed"
