@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::exchange::{self, ReqBody, DEFAULT_MAX_RESPONSE_HEAD};
 use crate::netloc::{Netloc, Scheme};
 use crate::pool::{Conn, Pool, PoolKey, PoolLimits};
+use crate::proxy::{self, Proxies, Proxy};
 use crate::redirect::{self, DEFAULT_MAX_REDIRECTS};
 use crate::request::{RequestBuilder, RequestParts};
 use crate::response::{Body, Response, DEFAULT_BODY_LIMIT};
@@ -68,6 +69,7 @@ pub(crate) struct Config {
     pub body_limit: u64,
     user_agent: HeaderValue,
     overrides: Overrides,
+    proxies: Proxies,
 }
 
 impl fmt::Debug for Client {
@@ -177,7 +179,11 @@ impl Client {
         let mut retried = false;
         loop {
             let netloc = Netloc::from_uri(&uri)?;
-            let mut call = self.new_call(&method, &uri, &headers, &body)?;
+            let proxy = match netloc.scheme {
+                Scheme::Http => inner.config.proxies.for_netloc(&netloc).cloned(),
+                Scheme::Https => None,
+            };
+            let mut call = self.new_call(&method, &uri, &headers, &body, proxy.as_deref())?;
             let mut conn = self.connection(&netloc, deadline, retried)?;
             if !headers.contains_key(header::HOST) {
                 // Made once per connection instead of formatted per request.
@@ -193,11 +199,19 @@ impl Client {
             trace!("{method} {uri}");
             let host = conn.io.host().clone();
             let max_head = inner.config.max_response_head;
-            let result =
-                exchange::send_request(&mut conn.io, &mut conn.buf, call, &mut body, &host)
-                    .and_then(|call| {
-                        exchange::recv_response(&mut conn.io, &mut conn.buf, call, &host, max_head)
-                    });
+            // Through a proxy, plain http names the whole URL in the request line.
+            let absolute = proxy.as_ref().map(|_| uri.to_string());
+            let result = exchange::send_request(
+                &mut conn.io,
+                &mut conn.buf,
+                call,
+                &mut body,
+                &host,
+                absolute.as_deref(),
+            )
+            .and_then(|call| {
+                exchange::recv_response(&mut conn.io, &mut conn.buf, call, &host, max_head)
+            });
             let (head, next) = match result {
                 Ok(v) => v,
                 Err(e) => {
@@ -276,6 +290,7 @@ impl Client {
         let key = PoolKey {
             netloc: netloc.clone(),
             policy,
+            proxy: inner.config.proxies.for_netloc(netloc).cloned(),
         };
         if !fresh {
             if let Some(conn) = inner.pool.checkout(&key) {
@@ -286,13 +301,15 @@ impl Client {
             Scheme::Https => Some(inner.tls.get(netloc, &inner.counters)?.0),
             Scheme::Http => None,
         };
-        let (io, _) = Io::connect(
-            netloc,
-            tls,
-            &inner.config.overrides,
-            deadline,
-            &inner.counters,
-        )?;
+        let overrides = &inner.config.overrides;
+        let dial = key.proxy.as_ref().map_or(netloc, |p| &p.netloc);
+        let mut io = Io::connect_tcp(dial, netloc, overrides, deadline, &inner.counters)?;
+        if let Some(config) = tls {
+            if let Some(proxy) = &key.proxy {
+                proxy::tunnel(&mut io, proxy, netloc)?;
+            }
+            io = io.start_tls(config, netloc)?.0;
+        }
         Ok(Conn::new(io, key))
     }
 
@@ -303,6 +320,7 @@ impl Client {
         uri: &Uri,
         headers: &HeaderMap,
         body: &ReqBody,
+        proxy: Option<&Proxy>,
     ) -> Result<Call<Prepare>> {
         let invalid = |e: ureq_proto::Error| Error::invalid_request(e);
         let mut request = http::Request::new(());
@@ -310,6 +328,9 @@ impl Client {
         *request.uri_mut() = uri.clone();
         *request.headers_mut() = headers.clone();
         let mut call = Call::new(request).map_err(invalid)?;
+        if let Some(proxy) = proxy {
+            proxy.authorize(&mut call)?;
+        }
         if !headers.contains_key(header::USER_AGENT) {
             call.header(header::USER_AGENT, self.inner.config.user_agent.clone())
                 .map_err(invalid)?;
@@ -378,6 +399,7 @@ pub struct ClientBuilder {
     body_limit: u64,
     user_agent: String,
     overrides: Overrides,
+    proxies: Result<Proxies>,
     pool: PoolLimits,
     tls: TlsSettings,
     tls_rules: Vec<(String, TlsSettings)>,
@@ -400,6 +422,7 @@ impl ClientBuilder {
             body_limit: DEFAULT_BODY_LIMIT,
             user_agent: USER_AGENT.to_string(),
             overrides: Overrides::new(),
+            proxies: Ok(Proxies::default()),
             pool: PoolLimits::default(),
             tls: TlsSettings::new(),
             tls_rules: Vec::new(),
@@ -490,6 +513,23 @@ impl ClientBuilder {
         self
     }
 
+    /// Sends every request through this HTTP proxy: `http://[user:pass@]host[:port]`
+    /// (port 3128 by default). https goes through a CONNECT tunnel, with TLS end to
+    /// end and the certificate checked for the target; plain http is sent to the
+    /// proxy in absolute form. A bad URL is reported by [`build`](Self::build).
+    pub fn proxy(mut self, url: &str) -> Self {
+        self.proxies = Proxy::parse(url).map(Proxies::all);
+        self
+    }
+
+    /// Takes the proxy from `HTTPS_PROXY` (https), `HTTP_PROXY` (http) or `ALL_PROXY`
+    /// (either, lower case names too), except for the hosts listed in `NO_PROXY`
+    /// (`host`, `.domain`, `host:port`, an IP address, or `*`).
+    pub fn proxy_from_env(mut self) -> Self {
+        self.proxies = Proxies::from_env();
+        self
+    }
+
     /// Idle connections kept per host (default 2); 0 turns pooling off.
     pub fn max_idle_per_host(mut self, n: usize) -> Self {
         self.pool.max_idle_per_host = n;
@@ -563,6 +603,7 @@ impl ClientBuilder {
                     body_limit: self.body_limit,
                     user_agent,
                     overrides: self.overrides,
+                    proxies: self.proxies?,
                 },
                 pool: Pool::new(self.pool, counters.clone()),
                 tls,

@@ -114,6 +114,13 @@ pub enum Error {
         /// The parser's reason.
         source: Source,
     },
+    /// The proxy refused to open a tunnel (407: credentials missing or wrong).
+    Proxy {
+        /// `host:port` of the proxy.
+        proxy: Box<str>,
+        /// The proxy's status code.
+        status: u16,
+    },
     /// The response head (status line and headers) is larger than the limit.
     HeadersTooLarge {
         /// `host:port`.
@@ -251,6 +258,13 @@ impl fmt::Display for Error {
             Error::Io { host, source } => write!(f, "connection to {host} failed: {source}"),
             Error::Protocol { host, source } => {
                 write!(f, "invalid HTTP response from {host}: {source}")
+            }
+            Error::Proxy { proxy, status: 407 } => write!(
+                f,
+                "proxy {proxy} requires authentication (407): check the proxy credentials"
+            ),
+            Error::Proxy { proxy, status } => {
+                write!(f, "proxy {proxy} refused the tunnel with status {status}")
             }
             Error::HeadersTooLarge { host, limit } => {
                 write!(f, "response head from {host} exceeds {limit} bytes")

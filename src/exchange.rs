@@ -132,18 +132,18 @@ pub(crate) fn send_request(
     call: Call<Prepare>,
     body: &mut ReqBody,
     host: &str,
+    absolute_target: Option<&str>,
 ) -> Result<Call<RecvResponse>> {
     let mut call = call.proceed();
     let mut out = [0u8; SEND_BUFFER];
-    let mut len = 0;
-    loop {
-        len += call.write(&mut out[len..]).map_err(invalid)?;
-        if call.can_proceed() {
-            break;
-        }
+    let mut len = call.write(&mut out).map_err(invalid)?;
+    if let Some(target) = absolute_target {
+        len = set_request_target(&mut out, len, target)?;
+    }
+    while !call.can_proceed() {
         // The head is larger than the buffer: send what is there and go on.
         write_all(io, &out[..len], host)?;
-        len = 0;
+        len = call.write(&mut out).map_err(invalid)?;
     }
     let next = call
         .proceed()
@@ -163,6 +163,34 @@ pub(crate) fn send_request(
             }
         }
     }
+}
+
+/// Replaces the request-target of the request line at the start of `out[..len]`
+/// (ureq-proto writes origin-form, `/path`) with `target`: the absolute form a proxy
+/// needs for plain http. Returns the new length.
+fn set_request_target(out: &mut [u8], len: usize, target: &str) -> Result<usize> {
+    let too_long = || Error::invalid_request("URL too long for a proxied request");
+    let line_end = out[..len]
+        .iter()
+        .position(|&b| b == b'\n')
+        .ok_or_else(too_long)?;
+    let start = out[..line_end]
+        .iter()
+        .position(|&b| b == b' ')
+        .ok_or_else(too_long)?
+        + 1;
+    let end = start
+        + out[start..line_end]
+            .iter()
+            .position(|&b| b == b' ')
+            .ok_or_else(too_long)?;
+    let new_len = len - (end - start) + target.len();
+    if new_len > out.len() {
+        return Err(too_long());
+    }
+    out.copy_within(end..len, start + target.len());
+    out[start..start + target.len()].copy_from_slice(target.as_bytes());
+    Ok(new_len)
 }
 
 /// Waits up to [`CONTINUE_WAIT`] for the server's `100 Continue` (or its refusal).
@@ -421,4 +449,24 @@ pub(crate) fn finish_bodyless(next: RecvResponseResult, buf: &RecvBuf) -> bool {
         RecvResponseResult::RecvBody(_) => true,
     };
     !must_close && buf.is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_target_is_rewritten_to_absolute_form() {
+        let mut out = [0u8; 64];
+        let head = b"GET /a?b HTTP/1.1\r\nhost: x\r\n\r\n";
+        out[..head.len()].copy_from_slice(head);
+        let n = set_request_target(&mut out, head.len(), "http://x:81/a?b").unwrap();
+        assert_eq!(
+            &out[..n],
+            b"GET http://x:81/a?b HTTP/1.1\r\nhost: x\r\n\r\n"
+        );
+        let mut small = [0u8; 40];
+        small[..head.len()].copy_from_slice(head);
+        assert!(set_request_target(&mut small, head.len(), &"y".repeat(30)).is_err());
+    }
 }

@@ -64,8 +64,12 @@ mod client;
 mod deadline;
 mod error;
 mod exchange;
+#[cfg(any(test, fuzzing))]
+#[doc(hidden)]
+pub mod fuzz;
 mod netloc;
 mod pool;
+mod proxy;
 mod redirect;
 mod request;
 mod response;

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use crate::deadline;
 use crate::exchange::RecvBuf;
 use crate::netloc::Netloc;
+use crate::proxy::Proxy;
 use crate::stats::Counters;
 use crate::tls::lock;
 use crate::transport::Io;
@@ -30,6 +31,8 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 pub(crate) struct PoolKey {
     pub netloc: Netloc,
     pub policy: usize,
+    /// The proxy the connection goes through (a tunnel for https).
+    pub proxy: Option<Arc<Proxy>>,
 }
 
 /// A connection and its receive buffer.

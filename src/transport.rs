@@ -66,50 +66,60 @@ pub(crate) enum Handshake {
 }
 
 impl Io {
-    /// Resolves, connects (TCP_NODELAY) and, for https, does the TLS handshake.
-    pub fn connect(
-        netloc: &Netloc,
-        tls: Option<Arc<ClientConfig>>,
+    /// Resolves `dial` and connects to it (TCP_NODELAY). `target` is the server the
+    /// connection is for (the same, or the origin behind a proxy): errors name it.
+    pub fn connect_tcp(
+        dial: &Netloc,
+        target: &Netloc,
         overrides: &Overrides,
         deadline: Deadline,
         counters: &Arc<Counters>,
-    ) -> Result<(Io, Option<Handshake>)> {
-        let host: Arc<str> = netloc.authority().into();
-        let addrs = resolve(netloc, overrides, &deadline, &host)?;
-        let tcp = connect_any(&addrs, &deadline, &host)?;
+    ) -> Result<Io> {
+        let dial_host = dial.authority();
+        let addrs = resolve(dial, overrides, &deadline, &dial_host)?;
+        let tcp = connect_any(&addrs, &deadline, &dial_host)?;
         Counters::add(&counters.connections_opened, 1);
-        debug!("connected to {host} ({})", addrs[0]);
-        let mut io = Io {
+        debug!("connected to {dial_host} ({})", addrs[0]);
+        Ok(Io {
             stream: Stream::Plain(tcp),
-            host,
+            host: target.authority().into(),
             deadline,
             read_set: None,
             write_set: None,
             read_cap: None,
             capped: false,
             counters: counters.clone(),
-        };
-        let Some(config) = tls else {
-            return Ok((io, None));
-        };
+        })
+    }
+
+    /// Runs TLS over this (so far plain) stream, verifying the certificate for
+    /// `target`'s host, under the handshake time limit.
+    pub fn start_tls(
+        mut self,
+        config: Arc<ClientConfig>,
+        target: &Netloc,
+    ) -> Result<(Io, Handshake)> {
         let name =
-            ServerName::try_from(netloc.host.to_string()).map_err(|_| Error::InvalidUrl {
-                url: netloc.to_string().into(),
+            ServerName::try_from(target.host.to_string()).map_err(|_| Error::InvalidUrl {
+                url: target.to_string().into(),
                 reason: "host is not a valid TLS server name",
             })?;
-        let mut conn = ClientConnection::new(config, name).map_err(|e| Error::tls(&io.host, e))?;
+        let mut conn =
+            ClientConnection::new(config, name).map_err(|e| Error::tls(&self.host, e))?;
         conn.set_buffer_limit(Some(TLS_SEND_BUFFER_LIMIT));
-        let Stream::Plain(tcp) = io.stream else {
-            unreachable!("a new connection starts plain");
+        let Stream::Plain(tcp) = self.stream else {
+            return Err(Error::config("TLS started twice on one connection"));
         };
-        io.stream = Stream::Tls(Box::new(TlsStream { tls: conn, tcp }));
-        let kind = io.handshake().map_err(|e| Error::from_io(e, &io.host))?;
+        self.stream = Stream::Tls(Box::new(TlsStream { tls: conn, tcp }));
+        let kind = self
+            .handshake()
+            .map_err(|e| Error::from_io(e, &self.host))?;
         let counter = match kind {
-            Handshake::Full => &counters.handshakes_full,
-            Handshake::Resumed => &counters.handshakes_resumed,
+            Handshake::Full => &self.counters.handshakes_full,
+            Handshake::Resumed => &self.counters.handshakes_resumed,
         };
         Counters::add(counter, 1);
-        Ok((io, Some(kind)))
+        Ok((self, kind))
     }
 
     /// Drives the TLS handshake to its end under the handshake time limit.

@@ -39,6 +39,13 @@ pub const DEFAULT_TLS_CACHE_SIZE: usize = 8;
 /// about `size / 8` servers: 256 covers the 32 hosts a device may talk to on a port.
 pub const DEFAULT_SESSION_CACHE_SIZE: usize = 256;
 
+/// The trust store when none is named: the compiled-in webpki-roots, or the system
+/// store when the crate is built without its `webpki-roots` feature.
+#[cfg(feature = "webpki-roots")]
+const DEFAULT_ROOTS: &[RootSource] = &[RootSource::Webpki];
+#[cfg(not(feature = "webpki-roots"))]
+const DEFAULT_ROOTS: &[RootSource] = &[RootSource::System];
+
 /// A bulk cipher, for [`TlsSettings::cipher_preference`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -121,7 +128,8 @@ impl Default for TlsSettings {
 }
 
 impl TlsSettings {
-    /// Trust webpki-roots (Mozilla's set), TLS 1.2 and 1.3, the platform's cipher
+    /// Trust webpki-roots (Mozilla's set; the system store if the crate is built
+    /// without its `webpki-roots` feature), TLS 1.2 and 1.3, the platform's cipher
     /// order, session resumption on.
     pub fn new() -> TlsSettings {
         TlsSettings {
@@ -152,6 +160,7 @@ impl TlsSettings {
     }
 
     /// Trusts the webpki-roots set (useful together with another source).
+    #[cfg(feature = "webpki-roots")]
     pub fn webpki_roots(self) -> Self {
         self.add_roots(RootSource::Webpki)
     }
@@ -242,7 +251,7 @@ impl TlsSettings {
 
     fn root_sources(&self) -> &[RootSource] {
         if self.roots.is_empty() {
-            &[RootSource::Webpki]
+            DEFAULT_ROOTS
         } else {
             &self.roots
         }

@@ -29,6 +29,7 @@ const SYSTEM_BUNDLES: &[&str] = &[
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum RootSource {
     /// Mozilla's set compiled in by `webpki-roots`.
+    #[cfg(feature = "webpki-roots")]
     Webpki,
     /// Every certificate in one PEM file.
     PemFile(PathBuf),
@@ -90,7 +91,9 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// The files a source reads, in a stable order (none for in-memory sources).
 fn source_files(source: &RootSource) -> Result<Vec<PathBuf>> {
     match source {
-        RootSource::Webpki | RootSource::PemBytes(_) => Ok(Vec::new()),
+        #[cfg(feature = "webpki-roots")]
+        RootSource::Webpki => Ok(Vec::new()),
+        RootSource::PemBytes(_) => Ok(Vec::new()),
         RootSource::PemFile(path) => Ok(vec![path.clone()]),
         RootSource::PemDir(dir) => pem_files_in(dir),
         RootSource::System => system_files(),
@@ -142,6 +145,7 @@ fn stamp(files: &[PathBuf]) -> Stamp {
 fn parse(source: &RootSource, files: &[PathBuf]) -> Result<RootCertStore> {
     let mut store = RootCertStore::empty();
     match source {
+        #[cfg(feature = "webpki-roots")]
         RootSource::Webpki => {
             store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         }
@@ -183,6 +187,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(feature = "webpki-roots")]
     fn webpki_roots_are_parsed_once_and_shared() {
         let stores = RootStores::default();
         let counters = Counters::default();

@@ -1,0 +1,153 @@
+//! The fuzzing entry point: arbitrary server bytes through the exchange, over memory.
+//! Compiled only under `cfg(fuzzing)` (cargo fuzz) and in this crate's unit tests.
+
+use std::io::{self, Read, Write};
+use std::time::Duration;
+
+use http::Method;
+use ureq_proto::client::{Call, RecvResponseResult};
+
+use crate::exchange::{self, RecvBuf, ReqBody, Transport};
+
+/// Response head limit used by the harness: small, so that limits are reached.
+const MAX_HEAD: usize = 16 * 1024;
+
+/// A server that answers with the given bytes, in reads of at most `step` bytes, and
+/// swallows whatever the client writes.
+struct Scripted<'a> {
+    input: &'a [u8],
+    step: usize,
+    written: usize,
+}
+
+impl Read for Scripted<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = buf.len().min(self.step).min(self.input.len());
+        buf[..n].copy_from_slice(&self.input[..n]);
+        self.input = &self.input[n..];
+        Ok(n)
+    }
+}
+
+impl Write for Scripted<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.written += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Transport for Scripted<'_> {
+    fn read_within(&mut self, buf: &mut [u8], _wait: Duration) -> io::Result<Option<usize>> {
+        self.read(buf).map(Some)
+    }
+}
+
+/// Runs one request against `data` as the server's whole answer. The first byte picks
+/// the method, the read size and whether a body is sent; the rest is the response.
+/// Returns the body bytes received, or `None` when the exchange failed (cleanly).
+pub fn exchange(data: &[u8]) -> Option<Vec<u8>> {
+    let (&control, response) = data.split_first()?;
+    let method = match control & 3 {
+        0 => Method::GET,
+        1 => Method::HEAD,
+        2 => Method::POST,
+        _ => Method::PUT,
+    };
+    let step = 1 + usize::from(control >> 2) * 37;
+    let mut request = http::Request::new(());
+    *request.method_mut() = method.clone();
+    *request.uri_mut() = "http://fuzz.example/x".parse().ok()?;
+    let mut call = Call::new(request).ok()?;
+    let body: &[u8] = b"payload";
+    let mut body = if method == Method::GET || method == Method::HEAD {
+        ReqBody::None
+    } else {
+        call.header("content-length", body.len()).ok()?;
+        ReqBody::Bytes(body)
+    };
+    let mut io = Scripted {
+        input: response,
+        step,
+        written: 0,
+    };
+    let mut buf = RecvBuf::new();
+    let host = "fuzz.example:80";
+    let call = exchange::send_request(&mut io, &mut buf, call, &mut body, host, None).ok()?;
+    let (_head, next) = exchange::recv_response(&mut io, &mut buf, call, host, MAX_HEAD).ok()?;
+    let RecvResponseResult::RecvBody(mut call) = next else {
+        exchange::finish_bodyless(next, &buf);
+        return Some(Vec::new());
+    };
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 700];
+    loop {
+        match exchange::read_body(&mut io, &mut buf, &mut call, &mut chunk, host, MAX_HEAD) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&chunk[..n]),
+            Err(_) => return None,
+        }
+    }
+    exchange::finish_body(call, &buf);
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exchange;
+
+    fn run(control: u8, response: &[u8]) -> Option<Vec<u8>> {
+        let mut data = vec![control];
+        data.extend_from_slice(response);
+        exchange(&data)
+    }
+
+    #[test]
+    fn harness_reads_bodies_of_every_framing_at_every_read_size() {
+        let cases: [(&[u8], &[u8]); 3] = [
+            (b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello", b"hello"),
+            (
+                b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nhel\r\n2\r\nlo\r\n0\r\nx-t: 1\r\n\r\n",
+                b"hello",
+            ),
+            (b"HTTP/1.1 200 OK\r\n\r\nhello", b"hello"),
+        ];
+        for control in [0u8, 4, 8, 252] {
+            for (response, body) in cases {
+                assert_eq!(run(control, response).as_deref(), Some(body), "{control}");
+            }
+        }
+    }
+
+    #[test]
+    fn harness_fails_cleanly_on_garbage_and_truncation() {
+        assert_eq!(
+            run(0, b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\nhi"),
+            None
+        );
+        assert_eq!(run(0, b"\x00\x01garbage\r\n\r\n"), None);
+        assert_eq!(run(0, b""), None);
+        assert_eq!(exchange(b""), None);
+        assert_eq!(
+            run(1, b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\n"),
+            Some(vec![])
+        );
+    }
+
+    /// The seed corpus of the fuzz target (fuzz/corpus-seed/) runs here too, so every
+    /// crash the fuzzer found stays a regression test.
+    #[test]
+    fn fuzz_seed_corpus_runs_without_panic() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).expect("fuzz/seeds exists") {
+            let data = std::fs::read(entry.unwrap().path()).unwrap();
+            let _ = exchange(&data);
+            seen += 1;
+        }
+        assert!(seen > 0, "no seeds in {}", dir.display());
+    }
+}

@@ -1,0 +1,321 @@
+//! HTTP proxies: a CONNECT tunnel for https (TLS then runs end to end over it, with
+//! the target's name), absolute-form requests for plain http.
+
+use std::fmt;
+use std::sync::Arc;
+
+use http::header::{self, HeaderValue};
+use http::{Method, Uri};
+use ureq_proto::client::state::Prepare;
+use ureq_proto::client::Call;
+
+use crate::error::{Error, Result};
+use crate::exchange::{self, RecvBuf, ReqBody};
+use crate::netloc::{Netloc, Scheme};
+use crate::transport::Io;
+
+/// Response head limit for a proxy's answer to CONNECT.
+const MAX_PROXY_HEAD: usize = 16 * 1024;
+
+/// One proxy server: where it is and the credentials it wants.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Proxy {
+    pub netloc: Netloc,
+    /// `Basic ...` for `Proxy-Authorization`, if the URL had credentials.
+    auth: Option<HeaderValue>,
+}
+
+impl fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never prints the credentials.
+        f.debug_struct("Proxy")
+            .field("netloc", &self.netloc.to_string())
+            .field("auth", &self.auth.is_some())
+            .finish()
+    }
+}
+
+impl Proxy {
+    /// Parses `http://[user:pass@]host[:port]` (port 3128 by default, as squid's).
+    pub fn parse(url: &str) -> Result<Proxy> {
+        let bad = |reason| Error::InvalidUrl {
+            url: redact(url).into(),
+            reason,
+        };
+        let with_scheme = if url.contains("://") {
+            url.to_string()
+        } else {
+            format!("http://{url}")
+        };
+        let uri: Uri = with_scheme
+            .parse()
+            .map_err(|_| bad("not a valid proxy URL"))?;
+        if !uri
+            .scheme_str()
+            .is_some_and(|s| s.eq_ignore_ascii_case("http"))
+        {
+            return Err(bad("only http:// proxies are supported"));
+        }
+        let authority = uri
+            .authority()
+            .ok_or_else(|| bad("no proxy host"))?
+            .as_str();
+        let (userinfo, hostport) = match authority.rsplit_once('@') {
+            Some((u, h)) => (Some(u), h),
+            None => (None, authority),
+        };
+        let plain: Uri = format!("http://{hostport}")
+            .parse()
+            .map_err(|_| bad("not a valid proxy URL"))?;
+        let mut netloc = Netloc::from_uri(&plain).map_err(|_| bad("not a valid proxy host"))?;
+        if plain.port().is_none() {
+            netloc.port = 3128;
+        }
+        let auth = userinfo.map(|u| {
+            let (user, pass) = u.split_once(':').unwrap_or((u, ""));
+            let credentials = format!("{}:{}", percent_decode(user), percent_decode(pass));
+            let mut value =
+                HeaderValue::try_from(format!("Basic {}", base64(credentials.as_bytes())))
+                    .expect("base64 is a valid header value");
+            value.set_sensitive(true);
+            value
+        });
+        Ok(Proxy { netloc, auth })
+    }
+
+    /// Adds `Proxy-Authorization` to a request going through this proxy.
+    pub fn authorize(&self, call: &mut Call<Prepare>) -> Result<()> {
+        match &self.auth {
+            Some(auth) => call
+                .header(header::PROXY_AUTHORIZATION, auth.clone())
+                .map_err(Error::invalid_request),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Which proxy, if any, each request uses.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Proxies {
+    http: Option<Arc<Proxy>>,
+    https: Option<Arc<Proxy>>,
+    /// Hosts reached directly: exact names, `.suffix`/`suffix` for a domain and its
+    /// subdomains, IP addresses, or `*` for all.
+    no_proxy: Vec<String>,
+}
+
+impl Proxies {
+    /// One proxy for both schemes.
+    pub fn all(proxy: Proxy) -> Proxies {
+        let proxy = Arc::new(proxy);
+        Proxies {
+            http: Some(proxy.clone()),
+            https: Some(proxy),
+            no_proxy: Vec::new(),
+        }
+    }
+
+    /// From `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` (either case).
+    pub fn from_env() -> Result<Proxies> {
+        let var = |name: &str| {
+            std::env::var(name)
+                .or_else(|_| std::env::var(name.to_ascii_lowercase()))
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+        };
+        let parse = |v: Option<String>| v.map(|v| Proxy::parse(v.trim()).map(Arc::new)).transpose();
+        let all = parse(var("ALL_PROXY"))?;
+        let https = parse(var("HTTPS_PROXY"))?.or_else(|| all.clone());
+        let http = parse(var("HTTP_PROXY"))?.or(all);
+        let no_proxy = var("NO_PROXY")
+            .map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_ascii_lowercase())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Proxies {
+            http,
+            https,
+            no_proxy,
+        })
+    }
+
+    /// The proxy for a target, or `None` to connect directly.
+    pub fn for_netloc(&self, netloc: &Netloc) -> Option<&Arc<Proxy>> {
+        let proxy = match netloc.scheme {
+            Scheme::Http => self.http.as_ref(),
+            Scheme::Https => self.https.as_ref(),
+        }?;
+        let bypass = self.no_proxy.iter().any(|rule| {
+            let rule = rule.trim_start_matches("*.");
+            let (rule_host, rule_port) = match rule.rsplit_once(':') {
+                Some((h, p)) if !h.contains(':') => (h, p.parse::<u16>().ok()),
+                _ => (rule, None),
+            };
+            let rule_host = rule_host.trim_start_matches('.');
+            rule == "*"
+                || (rule_port.is_none_or(|p| p == netloc.port)
+                    && (*netloc.host == *rule_host
+                        || netloc
+                            .host
+                            .strip_suffix(rule_host)
+                            .is_some_and(|rest| rest.ends_with('.'))))
+        });
+        (!bypass).then_some(proxy)
+    }
+}
+
+/// Opens a CONNECT tunnel to `target` through the proxy `io` is connected to. What
+/// follows on `io` is a byte stream to the target.
+pub(crate) fn tunnel(io: &mut Io, proxy: &Proxy, target: &Netloc) -> Result<()> {
+    let authority = target.authority();
+    let uri: Uri = authority.parse().map_err(|_| Error::InvalidUrl {
+        url: authority.clone().into(),
+        reason: "not a valid CONNECT target",
+    })?;
+    let mut request = http::Request::new(());
+    *request.method_mut() = Method::CONNECT;
+    *request.uri_mut() = uri;
+    let mut call = Call::new(request).map_err(Error::invalid_request)?;
+    proxy.authorize(&mut call)?;
+    let mut buf = RecvBuf::new();
+    let label = format!("proxy {} (CONNECT {authority})", proxy.netloc.authority());
+    let call = exchange::send_request(io, &mut buf, call, &mut ReqBody::None, &label, None)?;
+    let (head, _) = exchange::recv_response(io, &mut buf, call, &label, MAX_PROXY_HEAD)?;
+    let status = head.status();
+    if !status.is_success() {
+        return Err(Error::Proxy {
+            proxy: proxy.netloc.authority().into(),
+            status: status.as_u16(),
+        });
+    }
+    if !buf.is_empty() {
+        return Err(Error::protocol(
+            &label,
+            "bytes after the proxy's CONNECT answer",
+        ));
+    }
+    debug!(
+        "tunnel to {authority} through proxy {}",
+        proxy.netloc.authority()
+    );
+    Ok(())
+}
+
+/// A proxy URL with any password hidden, for errors and logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}***@{}", &url[..s + 3], &url[at + 1..]),
+        (None, Some(at)) => format!("***@{}", &url[at + 1..]),
+        _ => url.to_string(),
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Standard base64 with padding (RFC 4648), for Basic credentials.
+fn base64(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn netloc(s: &str) -> Netloc {
+        Netloc::from_uri(&s.parse().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        for (input, want) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(input.as_bytes()), want);
+        }
+    }
+
+    #[test]
+    fn proxy_url_gives_host_port_and_basic_credentials() {
+        let p = Proxy::parse("http://dev%40ice:s3cret@proxy.lan:8080").unwrap();
+        assert_eq!(p.netloc.authority(), "proxy.lan:8080");
+        assert_eq!(p.auth.unwrap(), "Basic ZGV2QGljZTpzM2NyZXQ=");
+        let p = Proxy::parse("proxy.lan").unwrap();
+        assert_eq!(p.netloc.port, 3128);
+        assert!(p.auth.is_none());
+        let err = Proxy::parse("https://u:pw@proxy.lan").unwrap_err();
+        assert!(!err.to_string().contains("pw"), "{err}");
+        assert!(Proxy::parse("socks5://proxy.lan").is_err());
+    }
+
+    #[test]
+    fn no_proxy_rules_bypass_matching_hosts() {
+        let mut proxies = Proxies::all(Proxy::parse("http://p:1").unwrap());
+        proxies.no_proxy = vec![
+            "internal.lan".into(),
+            ".corp".into(),
+            "10.0.0.1:8443".into(),
+        ];
+        assert!(proxies
+            .for_netloc(&netloc("https://api.example.com/"))
+            .is_some());
+        assert!(proxies
+            .for_netloc(&netloc("https://internal.lan/"))
+            .is_none());
+        assert!(proxies
+            .for_netloc(&netloc("https://a.internal.lan/"))
+            .is_none());
+        assert!(proxies.for_netloc(&netloc("https://x.corp/")).is_none());
+        assert!(proxies.for_netloc(&netloc("https://notcorp/")).is_some());
+        assert!(proxies
+            .for_netloc(&netloc("https://10.0.0.1:8443/"))
+            .is_none());
+        assert!(proxies.for_netloc(&netloc("https://10.0.0.1/")).is_some());
+        proxies.no_proxy = vec!["*".into()];
+        assert!(proxies
+            .for_netloc(&netloc("https://api.example.com/"))
+            .is_none());
+    }
+}
