@@ -20,10 +20,11 @@ use crate::pool::{Conn, Pool, PoolKey, PoolLimits};
 use crate::proxy::{self, Proxies, Proxy};
 use crate::redirect::{self, DEFAULT_MAX_REDIRECTS};
 use crate::request::{RequestBuilder, RequestParts};
-use crate::response::{Body, Response, DEFAULT_BODY_LIMIT};
+use crate::resolve::{Resolve, Resolver};
+use crate::response::{self, Body, Response, DEFAULT_BODY_LIMIT};
 use crate::stats::{Counters, Stats};
 use crate::tls::{HostPattern, TlsConfigs, TlsSettings, DEFAULT_TLS_CACHE_SIZE};
-use crate::transport::{Io, Overrides};
+use crate::transport::Io;
 
 /// The `User-Agent` sent unless the request sets one.
 const USER_AGENT: &str = concat!("tinyhttps/", env!("CARGO_PKG_VERSION"));
@@ -68,7 +69,7 @@ pub(crate) struct Config {
     pub max_response_head: usize,
     pub body_limit: u64,
     user_agent: HeaderValue,
-    overrides: Overrides,
+    resolver: Resolver,
     proxies: Proxies,
 }
 
@@ -234,7 +235,10 @@ impl Client {
             };
             let status = head.status();
             let body_reader = match next {
-                RecvResponseResult::RecvBody(call) => Body::reading(conn, call, inner.clone()),
+                RecvResponseResult::RecvBody(call) => {
+                    let reusable = response::reuse_allowed(head.headers());
+                    Body::reading(conn, call, inner.clone(), reusable)
+                }
                 other => {
                     if exchange::finish_bodyless(other, &conn.buf) {
                         inner.pool.checkin(conn);
@@ -301,9 +305,9 @@ impl Client {
             Scheme::Https => Some(inner.tls.get(netloc, &inner.counters)?.0),
             Scheme::Http => None,
         };
-        let overrides = &inner.config.overrides;
         let dial = key.proxy.as_ref().map_or(netloc, |p| &p.netloc);
-        let mut io = Io::connect_tcp(dial, netloc, overrides, deadline, &inner.counters)?;
+        let resolver = &inner.config.resolver;
+        let mut io = Io::connect_tcp(dial, netloc, resolver, deadline, &inner.counters)?;
         if let Some(config) = tls {
             if let Some(proxy) = &key.proxy {
                 proxy::tunnel(&mut io, proxy, netloc)?;
@@ -398,7 +402,7 @@ pub struct ClientBuilder {
     max_response_head: usize,
     body_limit: u64,
     user_agent: String,
-    overrides: Overrides,
+    resolver: Resolver,
     proxies: Result<Proxies>,
     pool: PoolLimits,
     tls: TlsSettings,
@@ -421,7 +425,7 @@ impl ClientBuilder {
             max_response_head: DEFAULT_MAX_RESPONSE_HEAD,
             body_limit: DEFAULT_BODY_LIMIT,
             user_agent: USER_AGENT.to_string(),
-            overrides: Overrides::new(),
+            resolver: Resolver::default(),
             proxies: Ok(Proxies::default()),
             pool: PoolLimits::default(),
             tls: TlsSettings::new(),
@@ -506,10 +510,19 @@ impl ClientBuilder {
     /// Connects to `addr` for `host:port` instead of resolving it (like curl's
     /// `--resolve`); TLS still verifies the certificate for `host`.
     pub fn resolve(mut self, host: &str, port: u16, addr: IpAddr) -> Self {
-        self.overrides
+        self.resolver
+            .fixed
             .entry((host.to_ascii_lowercase(), port))
             .or_default()
             .push(SocketAddr::new(addr, port));
+        self
+    }
+
+    /// Resolves host names with your own [`Resolve`] (a fixed table, a cache) instead
+    /// of the system's `getaddrinfo`; [`resolve`](Self::resolve) entries still come
+    /// first.
+    pub fn resolver(mut self, resolver: impl Resolve) -> Self {
+        self.resolver.custom = Some(Arc::new(resolver));
         self
     }
 
@@ -602,7 +615,7 @@ impl ClientBuilder {
                     max_response_head: self.max_response_head,
                     body_limit: self.body_limit,
                     user_agent,
-                    overrides: self.overrides,
+                    resolver: self.resolver,
                     proxies: self.proxies?,
                 },
                 pool: Pool::new(self.pool, counters.clone()),

@@ -72,6 +72,7 @@ mod pool;
 mod proxy;
 mod redirect;
 mod request;
+mod resolve;
 mod response;
 mod stats;
 mod tls;
@@ -88,6 +89,7 @@ pub use http::{HeaderMap, Method, StatusCode, Uri, Version};
 pub use pool::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE, DEFAULT_MAX_IDLE_PER_HOST};
 pub use redirect::DEFAULT_MAX_REDIRECTS;
 pub use request::RequestBuilder;
+pub use resolve::Resolve;
 pub use response::{Body, Response, DEFAULT_BODY_LIMIT};
 pub use stats::Stats;
 pub use tls::{

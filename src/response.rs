@@ -29,6 +29,14 @@ const DRAIN_LIMIT: u64 = 16 * 1024;
 /// Longest wait for each read of that tail; a slower server loses its connection.
 const DRAIN_WAIT: Duration = Duration::from_millis(100);
 
+/// Whether a response's head allows its connection to be reused after the body. Both
+/// `Transfer-Encoding` and `Content-Length` is a smuggling pattern: the body is read
+/// as chunked (RFC 9112 §6.3) and the connection is then closed, never reused.
+pub(crate) fn reuse_allowed(headers: &HeaderMap) -> bool {
+    !(headers.contains_key(http::header::TRANSFER_ENCODING)
+        && headers.contains_key(http::header::CONTENT_LENGTH))
+}
+
 /// A response: status, headers, and the body as a stream.
 ///
 /// The connection goes back to the pool once the body is read to its end. A response
@@ -158,6 +166,8 @@ struct Reading {
     call: Call<RecvBody>,
     client: Arc<Inner>,
     host: Arc<str>,
+    /// False when the head already rules out reuse (see [`reuse_allowed`]).
+    reusable: bool,
 }
 
 impl fmt::Debug for Body {
@@ -180,7 +190,12 @@ impl Body {
         }
     }
 
-    pub(crate) fn reading(conn: Conn, call: Call<RecvBody>, client: Arc<Inner>) -> Body {
+    pub(crate) fn reading(
+        conn: Conn,
+        call: Call<RecvBody>,
+        client: Arc<Inner>,
+        reusable: bool,
+    ) -> Body {
         let limit = client.config.body_limit;
         let host = conn.io.host().clone();
         Body {
@@ -189,6 +204,7 @@ impl Body {
                 call,
                 client,
                 host,
+                reusable,
             })),
             limit,
         }
@@ -230,7 +246,8 @@ impl Read for Body {
 
 impl Reading {
     fn read(&mut self, dst: &mut [u8]) -> Result<usize> {
-        let max_line = self.client.config.max_response_head;
+        // A chunk-size line or trailer must fit the receive buffer as it is.
+        let max_line = exchange::RECV_BUFFER;
         let conn = &mut self.conn;
         exchange::read_body(
             &mut conn.io,
@@ -245,9 +262,13 @@ impl Reading {
     /// At the body's end: back to the pool if the response allows it, else closed.
     fn finish(self) {
         let Reading {
-            conn, call, client, ..
+            conn,
+            call,
+            client,
+            reusable,
+            ..
         } = self;
-        if exchange::finish_body(call, &conn.buf) {
+        if exchange::finish_body(call, &conn.buf) && reusable {
             client.pool.checkin(conn);
         } else {
             conn.close();

@@ -2,10 +2,8 @@
 //! request applied to every socket operation. The HTTP code above sees only
 //! `Read + Write`.
 
-use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::mpsc;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,20 +14,13 @@ use crate::deadline::Deadline;
 use crate::error::{Error, Phase, Result};
 use crate::exchange::Transport;
 use crate::netloc::Netloc;
+use crate::resolve::Resolver;
 use crate::stats::Counters;
 
 /// Most plaintext or TLS bytes rustls may hold queued for sending. We flush after every
 /// write, so this only bounds a misbehaving case; it is also the memory ceiling of the
 /// send side of an idle connection.
 const TLS_SEND_BUFFER_LIMIT: usize = 16 * 1024 + 512;
-
-/// Stack of the thread that runs a blocking `getaddrinfo` so that its time can be
-/// bounded: glibc's resolver needs some tens of KiB; 256 KiB is ample and only
-/// touched pages cost memory.
-const RESOLVER_STACK: usize = 256 * 1024;
-
-/// Fixed addresses for `host:port` pairs, like curl's `--resolve`.
-pub(crate) type Overrides = HashMap<(String, u16), Vec<SocketAddr>>;
 
 enum Stream {
     Plain(TcpStream),
@@ -71,12 +62,12 @@ impl Io {
     pub fn connect_tcp(
         dial: &Netloc,
         target: &Netloc,
-        overrides: &Overrides,
+        resolver: &Resolver,
         deadline: Deadline,
         counters: &Arc<Counters>,
     ) -> Result<Io> {
         let dial_host = dial.authority();
-        let addrs = resolve(dial, overrides, &deadline, &dial_host)?;
+        let addrs = resolver.resolve(dial, &deadline, &dial_host)?;
         let tcp = connect_any(&addrs, &deadline, &dial_host)?;
         Counters::add(&counters.connections_opened, 1);
         debug!("connected to {dial_host} ({})", addrs[0]);
@@ -379,56 +370,6 @@ impl Write for Io {
 
     fn flush(&mut self) -> io::Result<()> {
         self.flush_tls(Phase::Write)
-    }
-}
-
-/// The addresses of a netloc: an IP literal as is, an override, or DNS bounded by the
-/// connect time limit (getaddrinfo runs on a helper thread that is left to finish on
-/// its own if it overruns).
-fn resolve(
-    netloc: &Netloc,
-    overrides: &Overrides,
-    deadline: &Deadline,
-    host: &str,
-) -> Result<Vec<SocketAddr>> {
-    if let Ok(ip) = netloc.host.parse::<IpAddr>() {
-        return Ok(vec![SocketAddr::new(ip, netloc.port)]);
-    }
-    if let Some(addrs) = overrides.get(&(netloc.host.to_string(), netloc.port)) {
-        return Ok(addrs.clone());
-    }
-    let (limit, phase) = deadline
-        .limit(Phase::Connect)
-        .map_err(|phase| Error::Timeout {
-            phase,
-            host: host.into(),
-        })?;
-    let (tx, rx) = mpsc::channel();
-    let name = (netloc.host.to_string(), netloc.port);
-    std::thread::Builder::new()
-        .name("tinyhttps-resolve".into())
-        .stack_size(RESOLVER_STACK)
-        .spawn(move || {
-            let _ = tx.send(name.to_socket_addrs().map(|a| a.collect::<Vec<_>>()));
-        })
-        .map_err(|e| Error::Resolve {
-            host: host.into(),
-            source: e,
-        })?;
-    match rx.recv_timeout(limit) {
-        Ok(Ok(addrs)) if !addrs.is_empty() => Ok(addrs),
-        Ok(Ok(_)) => Err(Error::Resolve {
-            host: (*netloc.host).into(),
-            source: io::Error::new(io::ErrorKind::NotFound, "no addresses"),
-        }),
-        Ok(Err(e)) => Err(Error::Resolve {
-            host: (*netloc.host).into(),
-            source: e,
-        }),
-        Err(_) => Err(Error::Timeout {
-            phase,
-            host: host.into(),
-        }),
     }
 }
 

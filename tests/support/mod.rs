@@ -14,12 +14,14 @@
 
 pub mod message;
 pub mod pki;
+pub mod proxy;
 pub mod server;
 mod wire;
 
 use std::time::{Duration, Instant};
 
 pub use pki::{temp_dir, Identity, Pki};
+pub use proxy::{basic_auth, Proxy, ProxyOptions, ProxyRequest};
 pub use server::{Options, Reply, Request, Server, Step, TlsInfo, TlsOptions};
 
 /// Server names in the default server certificate.

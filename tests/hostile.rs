@@ -1,0 +1,239 @@
+//! Misbehaving servers: each case is a clear error, or a documented acceptance that
+//! never puts the connection back in the pool.
+
+mod support;
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+use support::{pki_and_https, Pki, Reply, Server, Step, TlsOptions, SERVER_NAMES};
+use tinyhttps::{Client, Error, Resolve, TlsSettings, TlsVersion};
+
+fn client_trusting(pki: &Pki) -> Client {
+    Client::builder()
+        .tls(TlsSettings::new().root_pem(pki.ca_pem.as_bytes()))
+        .build()
+        .unwrap()
+}
+
+fn get_err(client: &Client, url: &str) -> Error {
+    match client.get(url).call() {
+        Ok(resp) => resp.into_vec().expect_err("expected an error"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn both_transfer_encoding_and_content_length_is_read_chunked_and_never_reused() {
+    let server = Server::http(|_| {
+        Reply::raw(b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+    });
+    let client = Client::new();
+    for _ in 0..2 {
+        let body = client
+            .get(&server.url("/"))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap();
+        assert_eq!(body, "hello");
+    }
+    assert_eq!(
+        server.connections(),
+        2,
+        "a smuggling-shaped response closes"
+    );
+}
+
+#[test]
+fn negative_or_overflowing_content_length_is_a_protocol_error() {
+    for length in ["-1", "99999999999999999999999", "1x", ""] {
+        let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {length}\r\n\r\nabc");
+        let server = Server::http(move |_| Reply::raw(head.as_bytes()));
+        let err = get_err(&Client::new(), &server.url("/"));
+        assert!(matches!(err, Error::Protocol { .. }), "{length:?}: {err}");
+    }
+}
+
+#[test]
+fn invalid_chunk_sizes_are_protocol_errors() {
+    for chunk in ["zz\r\nhello\r\n0\r\n\r\n", "5\r\nhelloXX0\r\n\r\n"] {
+        let bytes = format!("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n{chunk}");
+        let server = Server::http(move |_| Reply::raw(bytes.as_bytes()));
+        let err = get_err(&Client::new(), &server.url("/"));
+        assert!(matches!(err, Error::Protocol { .. }), "{chunk:?}: {err}");
+    }
+}
+
+#[test]
+fn endless_chunk_size_line_is_refused() {
+    let server = Server::http(|_| {
+        let mut bytes = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5;".to_vec();
+        bytes.extend(std::iter::repeat_n(b'x', 100_000));
+        Reply::raw(&bytes)
+    });
+    let err = get_err(&Client::new(), &server.url("/"));
+    assert!(matches!(err, Error::Protocol { .. }), "{err}");
+}
+
+#[test]
+fn bytes_sent_unasked_to_an_idle_connection_get_it_discarded() {
+    let server = Server::http(|_| {
+        Reply::steps(
+            vec![
+                Step::Send(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok".to_vec()),
+                Step::Sleep(Duration::from_millis(50)),
+                Step::Send(b"HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nforged".to_vec()),
+            ],
+            true,
+        )
+    });
+    let client = Client::new();
+    assert_eq!(
+        client
+            .get(&server.url("/"))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap(),
+        "ok"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        client
+            .get(&server.url("/"))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap(),
+        "ok"
+    );
+    let s = client.stats();
+    assert_eq!((s.pool_stale_discards, s.connections_opened), (1, 2));
+}
+
+#[test]
+fn reset_in_the_middle_of_the_body_is_an_error() {
+    // A raw server that never reads the request: closing a socket with unread bytes
+    // makes the kernel send RST instead of FIN.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let (mut socket, _) = listener.accept().unwrap();
+        socket
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\npartial")
+            .unwrap();
+        let _ = done_rx.recv_timeout(Duration::from_millis(300));
+        drop(socket);
+    });
+    let resp = Client::new()
+        .get(&format!("http://127.0.0.1:{port}/"))
+        .call()
+        .unwrap();
+    let err = resp.into_vec().unwrap_err();
+    let _ = done_tx.send(());
+    server.join().unwrap();
+    assert!(
+        matches!(err, Error::Io { .. } | Error::Truncated { .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn tls_version_below_the_minimum_is_a_tls_error() {
+    let pki = Pki::new("tinyhttps test CA");
+    let server = Server::https(
+        TlsOptions::new(pki.server(SERVER_NAMES)).tls12_only(),
+        |_| Reply::ok(b"x"),
+    );
+    let client = Client::builder()
+        .tls(
+            TlsSettings::new()
+                .root_pem(pki.ca_pem.as_bytes())
+                .min_version(TlsVersion::Tls13),
+        )
+        .build()
+        .unwrap();
+    let err = get_err(&client, &server.url("/"));
+    assert!(matches!(err, Error::Tls { .. }), "{err}");
+    assert!(server.requests().is_empty());
+}
+
+#[test]
+fn certificate_for_another_name_after_a_redirect_is_rejected() {
+    let (pki, impostor) = {
+        let pki = Pki::new("tinyhttps test CA");
+        let impostor = Server::https(TlsOptions::new(pki.server(&["other.example"])), |_| {
+            Reply::ok(b"stolen")
+        });
+        (pki, impostor)
+    };
+    let target = impostor.url_with_host("127.0.0.1", "/");
+    let origin = Server::https(TlsOptions::new(pki.server(SERVER_NAMES)), move |_| {
+        Reply::status(302, &[("location", &target)], b"")
+    });
+    let err = get_err(&client_trusting(&pki), &origin.url("/"));
+    assert!(err.is_certificate(), "{err}");
+    assert!(impostor.requests().is_empty());
+}
+
+#[test]
+fn resolve_override_pins_a_name_and_tls_still_checks_it() {
+    let (pki, server) = pki_and_https(|_| Reply::ok(b"pinned"));
+    let client = Client::builder()
+        .tls(TlsSettings::new().root_pem(pki.ca_pem.as_bytes()))
+        .resolve(
+            "device-api.test",
+            server.port(),
+            "127.0.0.1".parse().unwrap(),
+        )
+        .build()
+        .unwrap();
+    // The certificate is for localhost, not device-api.test: refused.
+    let err = get_err(
+        &client,
+        &format!("https://device-api.test:{}/", server.port()),
+    );
+    assert!(err.is_certificate(), "{err}");
+}
+
+struct CountingTable {
+    calls: Arc<AtomicUsize>,
+}
+
+impl Resolve for CountingTable {
+    fn resolve(&self, host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        match host {
+            "localhost" => Ok(vec![SocketAddr::from(([127, 0, 0, 1], port))]),
+            _ => Err(std::io::ErrorKind::NotFound.into()),
+        }
+    }
+}
+
+#[test]
+fn custom_resolver_is_asked_for_names() {
+    let (pki, server) = pki_and_https(|_| Reply::ok(b"via table"));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let client = Client::builder()
+        .tls(TlsSettings::new().root_pem(pki.ca_pem.as_bytes()))
+        .resolver(CountingTable {
+            calls: calls.clone(),
+        })
+        .build()
+        .unwrap();
+    let body = client
+        .get(&server.url("/"))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert_eq!(body, "via table");
+    assert_eq!(calls.load(Ordering::Relaxed), 1);
+    let err = client.get("https://unknown.test/").call().unwrap_err();
+    assert!(matches!(err, Error::Resolve { .. }), "{err}");
+}
