@@ -11,7 +11,7 @@ mod support;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use support::{pki_and_https, Reply};
+use support::{pki_and_https, Pki, Reply, Server, TlsOptions};
 use tinyhttps::{Client, TlsSettings};
 
 struct Counting;
@@ -88,4 +88,93 @@ fn idle_pooled_tls_connection_after_a_20k_response_stays_within_budget() {
         per_connection <= IDLE_CONNECTION_BUDGET,
         "{per_connection} bytes > {IDLE_CONNECTION_BUDGET}"
     );
+}
+
+/// Distinct netlocs reached over TLS in the bounded-memory test: every one costs a full
+/// handshake (~14 M instructions on armv7), so fewer under qemu, where it is slow.
+const TLS_NETLOCS: usize = if cfg!(target_arch = "arm") { 150 } else { 1000 };
+
+/// Distinct netlocs reached over plain http.
+const PLAIN_NETLOCS: usize = 1000;
+
+/// Allowed heap growth over the second half of the netlocs. Which pooled connection
+/// holds a larger rustls buffer varies from run to run (up to ~14 KiB seen), so the
+/// bound is not zero; a leak of 100 bytes per netloc over 500 netlocs exceeds it.
+const FLAT: isize = 48 * 1024;
+
+fn heap_growth_over_netlocs(
+    client: &Client,
+    url_of: impl Fn(usize) -> String,
+    count: usize,
+) -> isize {
+    let fetch = |i| client.get(&url_of(i)).call().unwrap().into_vec().unwrap();
+    // The first half fills every cache and pool to its bound (collections grow in
+    // steps while they fill); the second half must not grow the heap at all.
+    for i in 0..count / 2 {
+        assert_eq!(fetch(i), b"x");
+    }
+    let warm = live();
+    for i in count / 2..count {
+        assert_eq!(fetch(i), b"x");
+    }
+    live() - warm
+}
+
+#[test]
+fn heap_stays_flat_over_many_distinct_plain_netlocs() {
+    let server = Server::http(|_| Reply::ok(b"x"));
+    let port = server.port();
+    let mut builder = Client::builder();
+    for i in 0..PLAIN_NETLOCS {
+        builder = builder.resolve(&format!("h{i}.test"), port, "127.0.0.1".parse().unwrap());
+    }
+    let client = builder.build().unwrap();
+    let growth = heap_growth_over_netlocs(
+        &client,
+        |i| format!("http://h{i}.test:{port}/"),
+        PLAIN_NETLOCS,
+    );
+    println!(
+        "heap growth over the last {} of {PLAIN_NETLOCS} netlocs (plain): {growth} bytes",
+        PLAIN_NETLOCS / 2
+    );
+    assert!(growth.abs() <= FLAT, "{growth}");
+    let s = client.stats();
+    assert_eq!(s.connections_opened, PLAIN_NETLOCS as u64);
+    assert_eq!(s.idle_connections, tinyhttps::DEFAULT_MAX_IDLE as u64);
+}
+
+#[test]
+fn heap_stays_flat_over_many_distinct_tls_netlocs() {
+    let pki = Pki::new("tinyhttps test CA");
+    let server = Server::https(TlsOptions::new(pki.server(&["*.dev.test"])), |_| {
+        Reply::ok(b"x")
+    });
+    let port = server.port();
+    let mut builder = Client::builder().tls(TlsSettings::new().root_pem(pki.ca_pem.as_bytes()));
+    for i in 0..TLS_NETLOCS {
+        builder = builder.resolve(
+            &format!("h{i}.dev.test"),
+            port,
+            "127.0.0.1".parse().unwrap(),
+        );
+    }
+    let client = builder.build().unwrap();
+    let growth = heap_growth_over_netlocs(
+        &client,
+        |i| format!("https://h{i}.dev.test:{port}/"),
+        TLS_NETLOCS,
+    );
+    println!(
+        "heap growth over the last {} of {TLS_NETLOCS} netlocs (TLS): {growth} bytes",
+        TLS_NETLOCS / 2
+    );
+    assert!(growth.abs() <= FLAT, "{growth}");
+    let s = client.stats();
+    assert_eq!(s.tls_config_builds, TLS_NETLOCS as u64);
+    assert_eq!(
+        s.tls_config_evictions,
+        (TLS_NETLOCS - tinyhttps::DEFAULT_TLS_CACHE_SIZE) as u64
+    );
+    assert_eq!(s.root_store_parses, 1);
 }
