@@ -15,6 +15,9 @@ cargo fmt --all -- --check
 step "cargo clippy (host, all targets)"
 cargo clippy --all-targets -- -D warnings
 
+step "cargo clippy without default features (no webpki-roots)"
+cargo clippy --lib --no-default-features -- -D warnings
+
 step "tests on the host"
 start=$(date +%s)
 cargo test
