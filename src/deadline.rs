@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::error::Phase;
+use crate::error::{Error, Phase};
 
 /// DNS + TCP connect. Ten seconds covers a slow cellular attach; a LAN answers in ms.
 pub const DEFAULT_TIMEOUT_CONNECT: Duration = Duration::from_secs(10);
@@ -81,6 +81,14 @@ impl Deadline {
         } else {
             Ok((own, phase))
         }
+    }
+
+    /// Like [`limit`](Self::limit), with a passed deadline as [`Error::Timeout`] for `host`.
+    pub fn limit_for(&self, phase: Phase, host: &str) -> Result<(Duration, Phase), Error> {
+        self.limit(phase).map_err(|phase| Error::Timeout {
+            phase,
+            host: host.into(),
+        })
     }
 
     /// Whether the overall deadline has passed.

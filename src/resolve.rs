@@ -98,12 +98,7 @@ impl Resolver {
 /// DNS bounded by the connect time limit: getaddrinfo runs on a helper thread that is
 /// left to finish on its own if it overruns.
 fn system_resolve(netloc: &Netloc, deadline: &Deadline, host: &str) -> Result<Vec<SocketAddr>> {
-    let (limit, phase) = deadline
-        .limit(Phase::Connect)
-        .map_err(|phase| Error::Timeout {
-            phase,
-            host: host.into(),
-        })?;
+    let (limit, phase) = deadline.limit_for(Phase::Connect, host)?;
     let (tx, rx) = mpsc::channel();
     let name = (netloc.host.to_string(), netloc.port);
     std::thread::Builder::new()

@@ -377,12 +377,7 @@ impl Write for Io {
 fn connect_any(addrs: &[SocketAddr], deadline: &Deadline, host: &str) -> Result<TcpStream> {
     let mut last = None;
     for addr in addrs {
-        let (limit, phase) = deadline
-            .limit(Phase::Connect)
-            .map_err(|phase| Error::Timeout {
-                phase,
-                host: host.into(),
-            })?;
+        let (limit, phase) = deadline.limit_for(Phase::Connect, host)?;
         match TcpStream::connect_timeout(addr, limit) {
             Ok(tcp) => {
                 tcp.set_nodelay(true).map_err(|e| Error::Connect {

@@ -2,15 +2,8 @@
 
 mod support;
 
-use support::{pki_and_https, Pki, Reply, Server, Step};
-use tinyhttps::{Client, Error, TlsSettings};
-
-fn client_trusting(pki: &Pki) -> Client {
-    Client::builder()
-        .tls(TlsSettings::new().root_pem(pki.ca_pem.as_bytes()))
-        .build()
-        .unwrap()
-}
+use support::{client_trusting, pki_and_https, Reply, Server, Step};
+use tinyhttps::{Client, Error};
 
 const CLOSE_DELIMITED_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n";
 

@@ -9,15 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-use support::{pki_and_https, Pki, Reply, Server, Step, TlsOptions, SERVER_NAMES};
+use support::{client_trusting, pki_and_https, Pki, Reply, Server, Step, TlsOptions, SERVER_NAMES};
 use tinyhttps::{Client, Error, Resolve, TlsSettings, TlsVersion};
-
-fn client_trusting(pki: &Pki) -> Client {
-    Client::builder()
-        .tls(TlsSettings::new().root_pem(pki.ca_pem.as_bytes()))
-        .build()
-        .unwrap()
-}
 
 fn get_err(client: &Client, url: &str) -> Error {
     match client.get(url).call() {

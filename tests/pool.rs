@@ -7,10 +7,10 @@ use std::io::Read;
 use std::time::Duration;
 
 use support::{pki_and_https, Pki, Reply, Server, Step, TlsOptions, SERVER_NAMES};
-use tinyhttps::{Client, ClientBuilder, Error, TlsSettings};
+use tinyhttps::{Client, ClientBuilder, Error};
 
 fn trusting(pki: &Pki) -> ClientBuilder {
-    Client::builder().tls(TlsSettings::new().root_pem(pki.ca_pem.as_bytes()))
+    Client::builder().tls(support::trust(pki))
 }
 
 fn get(client: &Client, url: &str) -> String {

@@ -4,10 +4,10 @@
 mod support;
 
 use support::{pki_and_https, Pki, Proxy, ProxyOptions, Reply, Server};
-use tinyhttps::{Client, ClientBuilder, Error, TlsSettings};
+use tinyhttps::{Client, ClientBuilder, Error};
 
 fn trusting(pki: &Pki) -> ClientBuilder {
-    Client::builder().tls(TlsSettings::new().root_pem(pki.ca_pem.as_bytes()))
+    Client::builder().tls(support::trust(pki))
 }
 
 #[test]

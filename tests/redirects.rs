@@ -2,15 +2,8 @@
 
 mod support;
 
-use support::{pki_and_https, Pki, Reply, Server};
-use tinyhttps::{Client, Error, TlsSettings};
-
-fn client_trusting(pki: &Pki) -> Client {
-    Client::builder()
-        .tls(TlsSettings::new().root_pem(pki.ca_pem.as_bytes()))
-        .build()
-        .unwrap()
-}
+use support::{client_trusting, pki_and_https, Reply, Server};
+use tinyhttps::{Client, Error};
 
 fn redirect(code: u16, to: &str) -> Reply {
     Reply::status(code, &[("location", to)], b"moved")

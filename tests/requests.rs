@@ -5,15 +5,8 @@ mod support;
 use std::io::Read;
 use std::time::Duration;
 
-use support::{pki_and_https, Pki, Reply, Server, Step};
-use tinyhttps::{Client, Error, TlsSettings};
-
-fn client_trusting(pki: &Pki) -> Client {
-    Client::builder()
-        .tls(TlsSettings::new().root_pem(pki.ca_pem.as_bytes()))
-        .build()
-        .unwrap()
-}
+use support::{client_trusting, pki_and_https, Reply, Server, Step};
+use tinyhttps::{Client, Error};
 
 #[test]
 fn get_over_tls_returns_status_headers_and_body() {

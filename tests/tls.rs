@@ -2,12 +2,8 @@
 
 mod support;
 
-use support::{pki_and_https, temp_dir, Pki, Reply, Server, TlsOptions, SERVER_NAMES};
+use support::{pki_and_https, temp_dir, trust, Pki, Reply, Server, TlsOptions, SERVER_NAMES};
 use tinyhttps::{Client, ClientBuilder, Error, TlsSettings};
-
-fn trusting(pki: &Pki) -> TlsSettings {
-    TlsSettings::new().root_pem(pki.ca_pem.as_bytes())
-}
 
 /// A client that opens a new connection for every request (no pooling), so that
 /// every request does a handshake.
@@ -36,7 +32,7 @@ fn certificate_for_another_name_is_rejected() {
         Reply::ok(b"secret")
     });
     let err = Client::builder()
-        .tls(trusting(&pki))
+        .tls(trust(&pki))
         .build()
         .unwrap()
         .get(&server.url("/"))
@@ -53,7 +49,7 @@ fn expired_certificate_is_rejected() {
         Reply::ok(b"secret")
     });
     let err = Client::builder()
-        .tls(trusting(&pki))
+        .tls(trust(&pki))
         .build()
         .unwrap()
         .get(&server.url("/"))
@@ -66,7 +62,7 @@ fn expired_certificate_is_rejected() {
 #[test]
 fn fresh_connections_to_one_host_build_one_config_and_resume() {
     let (pki, server) = pki_and_https(|_| Reply::ok(b"x"));
-    let client = fresh_connections(trusting(&pki)).build().unwrap();
+    let client = fresh_connections(trust(&pki)).build().unwrap();
     for _ in 0..4 {
         client
             .get(&server.url("/"))
@@ -91,7 +87,7 @@ fn tls12_sessions_resume_too() {
         TlsOptions::new(pki.server(SERVER_NAMES)).tls12_only(),
         |_| Reply::ok(b"x"),
     );
-    let client = fresh_connections(trusting(&pki)).build().unwrap();
+    let client = fresh_connections(trust(&pki)).build().unwrap();
     for _ in 0..3 {
         client
             .get(&server.url("/"))
@@ -114,7 +110,7 @@ fn lru_evicts_as_it_should_and_sessions_outlive_evicted_configs() {
             })
         })
         .collect();
-    let client = fresh_connections(trusting(&pki))
+    let client = fresh_connections(trust(&pki))
         .tls_cache_size(2)
         .build()
         .unwrap();
@@ -140,7 +136,7 @@ fn lru_evicts_as_it_should_and_sessions_outlive_evicted_configs() {
         assert_eq!(server.handshakes_resumed(), 1);
     }
     // A B A B: both fit, second round hits.
-    let client = fresh_connections(trusting(&pki))
+    let client = fresh_connections(trust(&pki))
         .tls_cache_size(2)
         .build()
         .unwrap();
@@ -162,7 +158,7 @@ fn lru_evicts_as_it_should_and_sessions_outlive_evicted_configs() {
 #[test]
 fn cache_size_zero_builds_a_config_per_connection() {
     let (pki, server) = pki_and_https(|_| Reply::ok(b"x"));
-    let client = fresh_connections(trusting(&pki))
+    let client = fresh_connections(trust(&pki))
         .tls_cache_size(0)
         .build()
         .unwrap();
@@ -183,7 +179,7 @@ fn cache_size_zero_builds_a_config_per_connection() {
 #[test]
 fn resumption_can_be_turned_off() {
     let (pki, server) = pki_and_https(|_| Reply::ok(b"x"));
-    let client = fresh_connections(trusting(&pki).session_cache_size(0))
+    let client = fresh_connections(trust(&pki).session_cache_size(0))
         .build()
         .unwrap();
     for _ in 0..3 {
@@ -203,7 +199,7 @@ fn each_host_gets_the_policy_of_its_rule() {
     let (pki, server) = pki_and_https(|_| Reply::ok(b"x"));
     // "localhost" trusts the test CA; 127.0.0.1 falls to the default (webpki-roots).
     let client = fresh_connections(TlsSettings::new())
-        .tls_for("localhost", trusting(&pki))
+        .tls_for("localhost", trust(&pki))
         .build()
         .unwrap();
     client
@@ -218,7 +214,7 @@ fn each_host_gets_the_policy_of_its_rule() {
     assert_eq!(server.handshakes_resumed(), 0);
     let wildcard = Client::builder()
         .tls_for("*.example", TlsSettings::new())
-        .tls_for("localhost", trusting(&pki))
+        .tls_for("localhost", trust(&pki))
         .build()
         .unwrap();
     assert!(wildcard.get(&server.url("/")).call().is_ok());
@@ -274,7 +270,7 @@ fn mutual_tls_presents_the_client_certificate() {
     let tls = TlsOptions::new(pki.server(SERVER_NAMES)).require_client_cert(pki.ca_der.clone());
     let server = Server::https(tls, |_| Reply::ok(b"hello device"));
     let with_cert = Client::builder()
-        .tls(trusting(&pki).client_auth_pem(device.chain_pem.as_bytes(), device.key_pem.as_bytes()))
+        .tls(trust(&pki).client_auth_pem(device.chain_pem.as_bytes(), device.key_pem.as_bytes()))
         .build()
         .unwrap();
     let body = with_cert
@@ -287,7 +283,7 @@ fn mutual_tls_presents_the_client_certificate() {
     let seen = server.requests();
     assert!(seen[0].tls.as_ref().unwrap().client_cert.is_some());
 
-    let without = Client::builder().tls(trusting(&pki)).build().unwrap();
+    let without = Client::builder().tls(trust(&pki)).build().unwrap();
     let err = without
         .get(&server.url("/"))
         .call()

@@ -35,6 +35,19 @@ pub fn pki_and_https(handler: impl Fn(&Request) -> Reply + Send + Sync + 'static
     (pki, server)
 }
 
+/// TLS settings that trust only this test CA.
+pub fn trust(pki: &Pki) -> tinyhttps::TlsSettings {
+    tinyhttps::TlsSettings::new().root_pem(pki.ca_pem.as_bytes())
+}
+
+/// A client with the defaults, but trusting only this test CA.
+pub fn client_trusting(pki: &Pki) -> tinyhttps::Client {
+    tinyhttps::Client::builder()
+        .tls(trust(pki))
+        .build()
+        .expect("valid settings")
+}
+
 /// Polls `condition` every 10 ms until it holds (true) or `timeout` passes (false).
 /// For server-side effects that trail what the client sees, like a failed
 /// handshake being counted.
