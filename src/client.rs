@@ -178,7 +178,12 @@ impl Client {
         let deadline = Deadline::start(timeouts);
         let mut hops = 0;
         let mut retried = false;
+        let mut first = true;
         loop {
+            if !first {
+                body.rewind()?;
+            }
+            first = false;
             let netloc = Netloc::from_uri(&uri)?;
             let proxy = match netloc.scheme {
                 Scheme::Http => inner.config.proxies.for_netloc(&netloc).cloned(),
@@ -350,7 +355,7 @@ impl Client {
                 ReqBody::Bytes(b) => call
                     .header(header::CONTENT_LENGTH, b.len().to_string())
                     .map_err(invalid)?,
-                ReqBody::Reader(_) => call
+                ReqBody::Reader(_) | ReqBody::Seekable(..) => call
                     .header(header::TRANSFER_ENCODING, "chunked")
                     .map_err(invalid)?,
             }
@@ -375,12 +380,6 @@ fn is_idempotent(method: &Method, headers: &HeaderMap) -> bool {
         *method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
     ) || headers.contains_key("idempotency-key")
-}
-
-impl ReqBody<'_> {
-    fn is_replayable(&self) -> bool {
-        !matches!(self, ReqBody::Reader(_))
-    }
 }
 
 /// Builds a [`Client`]. Every setting has a documented default; `build` checks them.

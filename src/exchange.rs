@@ -4,7 +4,7 @@
 //! One function per protocol state: [`send_request`] (SendRequest, Await100, SendBody),
 //! [`recv_response`] (RecvResponse) and [`read_body`] (RecvBody); [`finish`] is Cleanup.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::time::Duration;
 
 use http::Response;
@@ -50,6 +50,30 @@ pub(crate) enum ReqBody<'a> {
     Bytes(&'a [u8]),
     /// Streamed: with the caller's `Content-Length` if given, else chunked.
     Reader(&'a mut dyn Read),
+    /// Streamed like `Reader`, and replayable: seeks back to where it started.
+    Seekable(&'a mut dyn SeekRead, u64),
+}
+
+/// A body source that can be read again from a position.
+pub(crate) trait SeekRead: Read + Seek {}
+
+impl<T: Read + Seek> SeekRead for T {}
+
+impl ReqBody<'_> {
+    /// Whether the body can be sent again (a retry, a 307/308 redirect).
+    pub fn is_replayable(&self) -> bool {
+        !matches!(self, ReqBody::Reader(_))
+    }
+
+    /// Gets a replayable body ready to be sent again from its start.
+    pub fn rewind(&mut self) -> Result<()> {
+        if let ReqBody::Seekable(source, start) = self {
+            source.seek(SeekFrom::Start(*start)).map_err(|e| {
+                Error::invalid_request(format_args!("rewinding the request body failed: {e}"))
+            })?;
+        }
+        Ok(())
+    }
 }
 
 /// Received bytes not yet consumed by the parser.
@@ -260,6 +284,11 @@ fn send_body(
             write_all(io, &out[..len], host)?;
             len = 0;
             stream_body(io, &mut call, &mut **reader, host)?;
+        }
+        ReqBody::Seekable(source, _) => {
+            write_all(io, &out[..len], host)?;
+            len = 0;
+            stream_body(io, &mut call, &mut **source, host)?;
         }
     }
     // End of body: the chunked terminator, or nothing for a length-delimited body.

@@ -1,7 +1,7 @@
 //! `RequestBuilder`: method, URL, headers, per-request timeout, and the body.
 
 use std::fmt;
-use std::io::Read;
+use std::io::{Read, Seek};
 use std::time::Duration;
 
 use http::header::{HeaderName, HeaderValue};
@@ -126,5 +126,17 @@ impl<'a> RequestBuilder<'a> {
     pub fn send_reader(self, mut reader: impl Read) -> Result<Response> {
         self.client
             .execute(self.parts?, ReqBody::Reader(&mut reader))
+    }
+
+    /// Streams the body like [`send_reader`](Self::send_reader), from a source that
+    /// can be read again (a `File`, a `Cursor`): if an idempotent request fails on a
+    /// reused connection before any answer, or a 307/308 redirect keeps the body,
+    /// it seeks back to where it started and sends the body again.
+    pub fn send_seekable(self, mut source: impl Read + Seek) -> Result<Response> {
+        let start = source.stream_position().map_err(|e| {
+            Error::invalid_request(format_args!("request body position unknown: {e}"))
+        })?;
+        self.client
+            .execute(self.parts?, ReqBody::Seekable(&mut source, start))
     }
 }

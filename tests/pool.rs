@@ -128,6 +128,36 @@ fn streamed_post_on_a_reused_connection_that_fails_is_not_retried() {
 }
 
 #[test]
+fn seekable_body_is_rewound_and_sent_again_on_retry() {
+    let server = Server::http(drop_second_request);
+    let client = Client::new();
+    assert_eq!(get(&client, &server.url("/")), "first");
+    let data: Vec<u8> = (0..40_000u32).map(|i| (i % 241) as u8).collect();
+    let mut source = std::io::Cursor::new(data.clone());
+    source.set_position(0);
+    let resp = client
+        .put(&server.url("/blob"))
+        .send_seekable(source)
+        .unwrap();
+    assert_eq!(resp.into_string().unwrap(), "first");
+    assert_eq!(client.stats().retries, 1);
+    let puts: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PUT")
+        .collect();
+    assert_eq!(
+        puts.len(),
+        2,
+        "once lost with its connection, once answered"
+    );
+    assert!(
+        puts.iter().all(|p| p.body == data),
+        "the whole body both times"
+    );
+}
+
+#[test]
 fn non_idempotent_post_is_not_retried_unless_marked() {
     let server = Server::http(drop_second_request);
     let client = Client::new();

@@ -121,6 +121,26 @@ fn temporary_redirect_resends_method_and_body() {
 }
 
 #[test]
+fn temporary_redirect_of_a_seekable_body_is_followed_with_the_whole_body() {
+    let server = Server::http(|r| match r.target.as_str() {
+        "/a" => redirect(308, "/b"),
+        _ => Reply::ok(&r.body),
+    });
+    let mut file = std::io::Cursor::new(b"skip:the body".to_vec());
+    file.set_position(5);
+    let resp = Client::new()
+        .put(&server.url("/a"))
+        .send_seekable(file)
+        .unwrap();
+    assert_eq!(resp.into_string().unwrap(), "the body");
+    let seen = server.requests();
+    assert_eq!(
+        (seen[0].body.as_slice(), seen[1].body.as_slice()),
+        (&b"the body"[..], &b"the body"[..])
+    );
+}
+
+#[test]
 fn temporary_redirect_of_a_streamed_body_is_returned_not_followed() {
     let server = Server::http(|_| redirect(307, "/b"));
     let resp = Client::new()

@@ -301,3 +301,37 @@ fn bad_client_key_is_reported_at_build() {
         .unwrap_err();
     assert!(matches!(err, Error::Config { .. }), "{err}");
 }
+
+#[test]
+fn roots_come_from_a_directory_or_the_system_store() {
+    let (pki, server) = pki_and_https(|_| Reply::ok(b"x"));
+    let dir = temp_dir("pem-dir");
+    pki.write_ca_pem(&dir);
+    std::fs::write(dir.join("README.txt"), "not a certificate, not read").unwrap();
+    let from_dir = Client::builder()
+        .tls(TlsSettings::new().root_pem_dir(&dir))
+        .build()
+        .unwrap();
+    assert!(from_dir.get(&server.url("/")).call().is_ok());
+    // The system store as firmware images set it. Only this test in this binary
+    // reads SSL_CERT_FILE, and it is read when the first config is built.
+    std::env::set_var("SSL_CERT_FILE", dir.join("ca.pem"));
+    let system = Client::builder()
+        .tls(TlsSettings::new().system_roots())
+        .build()
+        .unwrap();
+    let result = system.get(&server.url("/")).call();
+    std::env::remove_var("SSL_CERT_FILE");
+    assert!(result.is_ok(), "{:?}", result.err());
+    let empty = temp_dir("pem-empty");
+    let err = Client::builder()
+        .tls(TlsSettings::new().root_pem_dir(&empty))
+        .build()
+        .unwrap()
+        .get(&server.url("/"))
+        .call()
+        .unwrap_err();
+    assert!(err.to_string().contains("no usable certificate"), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
+    let _ = std::fs::remove_dir_all(empty);
+}
