@@ -39,16 +39,18 @@
 #
 # Each check prints `ok: ...` (loadgen's JSON line below it) or `FAIL: ...` with the
 # output, and the script stops at the first failure. nginx is stopped by PID and the
-# directory removed on exit, whatever happens.
+# directory removed on exit, whatever happens. The nginx set-up (ports, certificates,
+# start, stop) is ci/lib/nginx.sh, shared with ci/bench.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=ci/lib/nginx.sh
+source ci/lib/nginx.sh
 
 TARGET=armv7-unknown-linux-gnueabihf
 QEMU="qemu-arm -L /usr/arm-linux-gnueabihf"
 OUT_DIR=${CARGO_TARGET_DIR:-target}
 HOST_BIN=$OUT_DIR/release/examples
 ARM_BIN=$OUT_DIR/$TARGET/release/examples
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 # Longest any one command may take (qemu on a busy machine is slow, never stuck).
 LIMIT=300
 
@@ -65,28 +67,8 @@ step "build fetch and loadgen (release, $TARGET)"
 cargo build --release --target "$TARGET" --example fetch --example loadgen
 t_built=$(date +%s)
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/tinyhttps-interop.XXXXXX")
-NGINX_PID=""
-stop_nginx() {
-  if [ -n "$NGINX_PID" ]; then
-    if kill -0 "$NGINX_PID" 2>/dev/null; then
-      kill -TERM "$NGINX_PID" 2>/dev/null || true
-      for _ in $(seq 50); do kill -0 "$NGINX_PID" 2>/dev/null || break; sleep 0.1; done
-      kill -KILL "$NGINX_PID" 2>/dev/null || true
-    fi
-    wait "$NGINX_PID" 2>/dev/null || true
-    NGINX_PID=""
-  fi
-}
-cleanup() {
-  local rc=$?
-  stop_nginx
-  rm -rf "$TMP"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+nginx_tmpdir tinyhttps-interop
+TMP=$NGINX_TMP
 
 fail() {
   echo "FAIL: $1"
@@ -99,59 +81,25 @@ fail() {
 ok() { echo "ok: $*"; }
 
 step "certificates (openssl)"
-(
-  cd "$TMP"
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-    -keyout ca.key -out ca.pem -subj "/CN=tinyhttps interop CA" \
-    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
-  cat >server.ext <<'EOF'
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature,keyEncipherment
-extendedKeyUsage = serverAuth
-subjectAltName = DNS:localhost,IP:127.0.0.1
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-EOF
-  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-    -keyout ec.key -out ec.csr -subj "/CN=localhost"
-  openssl req -new -newkey rsa:2048 -nodes -keyout rsa.key -out rsa.csr -subj "/CN=localhost"
-  for k in ec rsa; do
-    openssl x509 -req -in $k.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
-      -extfile server.ext -out $k.pem
-    openssl verify -CAfile ca.pem $k.pem
-  done
-) >"$TMP/openssl.log" 2>&1 || fail "making certificates with openssl" "$TMP/openssl.log"
+nginx_certs ec rsa
 ok "CA, ECDSA P-256 and RSA-2048 server certificates for localhost and 127.0.0.1"
 
-mkdir -p "$TMP/www"
-head -c 1024 /dev/urandom >"$TMP/www/1k"
-head -c 20480 /dev/urandom >"$TMP/www/20k"
-head -c 1048576 /dev/urandom >"$TMP/www/1m"
+nginx_www
 
 write_nginx_conf() {
   local tls="ssl_certificate $TMP/ec.pem; ssl_certificate_key $TMP/ec.key;"
   local rsa="ssl_certificate $TMP/rsa.pem; ssl_certificate_key $TMP/rsa.key;"
   local echo_loc='location = /echo { return 200 "ok\n"; }'
+  PORT_A=${NGINX_PORTS[0]} PORT_B=${NGINX_PORTS[1]} PORT_C=${NGINX_PORTS[2]}
+  PORT_D=${NGINX_PORTS[3]} PORT_E=${NGINX_PORTS[4]}
   cat >"$TMP/nginx.conf" <<EOF
-master_process off;
-daemon off;
-pid $TMP/nginx.pid;
-error_log $TMP/error.log warn;
-events { worker_connections 256; }
+$(nginx_conf_main)
 http {
+$(nginx_conf_http_common)
   # What the server saw, to check the client's counters against: protocol, cipher,
   # and "r" for a resumed session ("." for a full handshake).
   log_format interop '\$server_port \$ssl_protocol \$ssl_cipher \$ssl_session_reused \$status "\$request"';
   access_log $TMP/access.log interop;
-  client_body_temp_path $TMP/client_body;
-  proxy_temp_path $TMP/proxy;
-  fastcgi_temp_path $TMP/fastcgi;
-  uwsgi_temp_path $TMP/uwsgi;
-  scgi_temp_path $TMP/scgi;
-  types { }
-  default_type application/octet-stream;
-  root $TMP/www;
-  log_not_found off;
   ssl_protocols TLSv1.2 TLSv1.3;
   ssl_session_cache shared:SSL:1m;
   ssl_session_tickets on;
@@ -166,44 +114,9 @@ http {
 EOF
 }
 
-# True when every port accepts TCP connections.
-listening() {
-  local p
-  for p in "$PORT_A" "$PORT_B" "$PORT_C" "$PORT_D" "$PORT_E"; do
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || return 1
-  done
-}
-
 step "nginx on loopback"
-# Ports: the kernel picks five free ones (bind to port 0), python3 prints and releases
-# them, nginx takes them a moment later; should another process grab one in between,
-# nginx fails to bind and we try again with new ports (3 times).
-for attempt in 1 2 3; do
-  read -r PORT_A PORT_B PORT_C PORT_D PORT_E < <(python3 -c '
-import socket
-socks = [socket.socket() for _ in range(5)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-')
-  write_nginx_conf
-  "$NGINX" -t -q -p "$TMP" -e "$TMP/error.log" -c "$TMP/nginx.conf" >"$TMP/nginx-t.log" 2>&1 \
-    || fail "nginx -t" "$TMP/nginx-t.log" "$TMP/error.log" "$TMP/nginx.conf"
-  "$NGINX" -p "$TMP" -e "$TMP/error.log" -c "$TMP/nginx.conf" >"$TMP/nginx.out" 2>&1 &
-  NGINX_PID=$!
-  up=no
-  for _ in $(seq 50); do
-    kill -0 "$NGINX_PID" 2>/dev/null || break
-    if listening; then up=yes; break; fi
-    sleep 0.1
-  done
-  [ "$up" = yes ] && break
-  echo "nginx did not come up (attempt $attempt):"
-  cat "$TMP/nginx.out" "$TMP/error.log" 2>/dev/null | tail -n 5
-  stop_nginx
-done
-[ "$up" = yes ] || fail "starting nginx" "$TMP/nginx.out" "$TMP/error.log"
-ok "nginx $("$NGINX" -v 2>&1 | sed 's/.*\///') (pid $NGINX_PID) on 127.0.0.1:" \
+nginx_start 5 write_nginx_conf
+ok "nginx $(nginx_version) (pid $NGINX_PID) on 127.0.0.1:" \
   "A=$PORT_A B=$PORT_B C=$PORT_C D=$PORT_D E=$PORT_E"
 t_up=$(date +%s)
 
@@ -366,7 +279,7 @@ for arch in host armv7; do
 done
 
 step "done"
-stop_nginx
+nginx_stop
 if [ -s "$TMP/error.log" ]; then
   echo "nginx error.log ($(grep -c . "$TMP/error.log") lines at warn and above; the first 5):"
   head -n 5 "$TMP/error.log"

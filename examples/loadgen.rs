@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! loadgen [--cacert FILE] [-n N] [--warmup W] [--mode keepalive|fresh]
-//!         [--no-tls-cache] [--no-pool] [--no-resumption]
-//!         [--cipher chacha|aes128|aes256|default] [--threads T] [--json] URL...
+//!         [--no-tls-cache] [--tls-cache-size N] [--no-pool] [--no-resumption]
+//!         [--cipher chacha|aes128|aes256|default] [--threads T] [--heap] [--json] URL...
 //!
 //! cargo run --release --example loadgen -- --cacert ca.pem -n 200 https://localhost:8443/1k
 //! cargo run --release --example loadgen -- --mode fresh --json https://localhost:8443/1k
@@ -14,7 +14,10 @@
 //!
 //! W warm-up requests (default 1), then N counted ones (default 100), GET, round robin
 //! over the URLs (request `i` goes to `URL[i % count]`, warm-up and counted requests
-//! each numbered from 0), all on one `Client`. Every body is read to its end. With
+//! each numbered from 0), all on one `Client`. Every body is read to its end with
+//! `read` calls into one 16 KiB buffer per thread, allocated once (`ci/ureq-driver`
+//! reads ureq's bodies the same way; `io::copy` into `io::sink` would clear an 8 KiB
+//! stack buffer on every call, as neither body type implements `read_buf`). With
 //! `--threads T` the T threads share the client and take the N counted requests from
 //! one shared counter. Everything reported is measured over the N counted requests
 //! only, except the peak RSS:
@@ -42,10 +45,20 @@
 //! - `--mode fresh` (or `--no-pool`): a new connection for every request
 //!   (`max_idle_per_host(0)`); `keepalive`, the default, pools connections;
 //! - `--no-tls-cache`: `tls_cache_size(0)`, a TLS config built for every connection;
+//! - `--tls-cache-size N`: `tls_cache_size(N)` (the last of these two options wins);
 //! - `--no-resumption`: `session_cache_size(0)`, every handshake full;
 //! - `--cipher`: offer only ChaCha20-Poly1305, AES-128-GCM or AES-256-GCM (`default`:
 //!   the library's order);
 //! - `--cacert FILE`: trust only the roots in FILE (default: webpki-roots);
+//! - `--heap`: after the counted requests, measures the heap one idle pooled
+//!   connection holds, as `tests/memory.rs` does: two more requests to the first URL
+//!   (one idle connection, config and session store warm), live heap bytes; then a
+//!   request held open while a second one is made (so a second connection opens), both
+//!   bodies read, both connections idle in the pool; `heap_per_idle_conn` is the live
+//!   bytes then minus before. `heap_live_bytes` is what was allocated and not freed
+//!   from the start of the run (client, pool, buffers) to the end. A counting global
+//!   allocator measures it, switched on only by `--heap` (one relaxed atomic load per
+//!   allocation otherwise). Needs `--mode keepalive`;
 //! - `--json`: one JSON object on one line instead of the table.
 //!
 //! For instruction counts on armv7, run twice under qemu-user with the insncount
@@ -55,16 +68,20 @@
 //! read to the end; 1 at the first failure (one `error: ...` line on stderr; a
 //! non-2xx status counts as a failure); 2 for bad arguments.
 
+// `unsafe impl GlobalAlloc` for `--heap`: it only forwards to `System` and counts.
+#![allow(unsafe_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::error::Error as StdError;
 use std::fmt::Write as _;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use tinyhttps::{Cipher, Client, Stats, TlsSettings};
+use tinyhttps::{Cipher, Client, Response, Stats, TlsSettings};
 
 const USAGE: &str = "\
 usage: loadgen [options] URL...
@@ -78,9 +95,12 @@ options:
                       fresh: a new connection for every request
   --no-pool           same as --mode fresh
   --no-tls-cache      build a TLS config for every connection (tls_cache_size 0)
+  --tls-cache-size N  TLS configs cached, one per netloc (tls_cache_size N)
   --no-resumption     no TLS session resumption (session_cache_size 0)
   --cipher C          chacha, aes128, aes256 or default (the library's order)
   --threads T         threads sharing the client (default 1)
+  --heap              then measure the heap held per idle pooled connection
+                      (heap_per_idle_conn; needs --mode keepalive)
   --json              print one JSON line instead of a table
   -h, --help          print this help
 
@@ -92,6 +112,61 @@ exit status: 0 all requests succeeded (2xx), 1 a request failed, 2 bad arguments
 const CLOCK_TICKS_PER_SEC: u64 = 100;
 /// Most threads accepted by `--threads`.
 const MAX_THREADS: u64 = 1024;
+/// Bytes of the buffer each thread reads bodies into.
+const BODY_BUFFER: usize = 16 * 1024;
+
+/// The global allocator: `System`, counting live bytes while `--heap` has switched
+/// counting on.
+struct CountingAllocator;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
+
+fn count(delta: isize) {
+    if COUNTING.load(Ordering::Relaxed) {
+        LIVE_BYTES.fetch_add(delta, Ordering::Relaxed);
+    }
+}
+
+/// Bytes allocated and not freed since counting was switched on.
+fn live_bytes() -> isize {
+    LIVE_BYTES.load(Ordering::SeqCst)
+}
+
+// SAFETY: every method forwards to the system allocator unchanged and only counts.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = System.alloc(layout);
+        if !p.is_null() {
+            count(layout.size() as isize);
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let p = System.alloc_zeroed(layout);
+        if !p.is_null() {
+            count(layout.size() as isize);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout);
+        count(-(layout.size() as isize));
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = System.realloc(ptr, layout, new_size);
+        if !p.is_null() {
+            count(new_size as isize - layout.size() as isize);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -105,10 +180,12 @@ struct Args {
     requests: u64,
     warmup: u64,
     mode: Mode,
-    tls_cache: bool,
+    /// `tls_cache_size`; None: the library's default.
+    tls_cache_size: Option<usize>,
     resumption: bool,
     cipher: Option<Cipher>,
     threads: u64,
+    heap: bool,
     json: bool,
     urls: Vec<String>,
 }
@@ -160,10 +237,11 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Command, String>
         requests: 100,
         warmup: 1,
         mode: Mode::KeepAlive,
-        tls_cache: true,
+        tls_cache_size: None,
         resumption: true,
         cipher: None,
         threads: 1,
+        heap: false,
         json: false,
         urls: Vec::new(),
     };
@@ -214,7 +292,11 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Command, String>
             }
             "--no-tls-cache" => {
                 flag()?;
-                args.tls_cache = false;
+                args.tls_cache_size = Some(0);
+            }
+            "--tls-cache-size" => {
+                let n = parse_count(name, &value()?, 0, usize::MAX as u64)?;
+                args.tls_cache_size = Some(n as usize);
             }
             "--no-resumption" => {
                 flag()?;
@@ -233,6 +315,10 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Command, String>
                     }
                 }
             }
+            "--heap" => {
+                flag()?;
+                args.heap = true;
+            }
             "--json" => {
                 flag()?;
                 args.json = true;
@@ -242,6 +328,9 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Command, String>
     }
     if args.urls.is_empty() {
         return Err("no URL given".into());
+    }
+    if args.heap && args.mode == Mode::Fresh {
+        return Err("--heap measures pooled connections: it needs --mode keepalive".into());
     }
     Ok(Command::Run(args))
 }
@@ -274,8 +363,8 @@ fn build_client(args: &Args) -> Result<Client, tinyhttps::Error> {
     if args.mode == Mode::Fresh {
         builder = builder.max_idle_per_host(0);
     }
-    if !args.tls_cache {
-        builder = builder.tls_cache_size(0);
+    if let Some(n) = args.tls_cache_size {
+        builder = builder.tls_cache_size(n);
     }
     builder.build()
 }
@@ -290,13 +379,20 @@ struct Report {
     peak_rss_kb: Option<u64>,
     /// Counter name (as printed) and its change over the counted requests.
     counters: Vec<(String, i128)>,
+    /// `--heap`: bytes one more idle pooled connection holds, and the live bytes at
+    /// the end.
+    heap: Option<(isize, isize)>,
 }
 
 fn run(args: &Args) -> Result<Report, String> {
+    if args.heap {
+        COUNTING.store(true, Ordering::SeqCst);
+    }
     let client = build_client(args).map_err(|e| error_line(&e))?;
+    let mut buffer = vec![0; BODY_BUFFER];
     for i in 0..args.warmup {
         let url = &args.urls[(i % args.urls.len() as u64) as usize];
-        one_request(&client, url)?;
+        one_request(&client, url, &mut buffer)?;
     }
 
     let before = client.stats();
@@ -368,6 +464,12 @@ fn run(args: &Args) -> Result<Report, String> {
         ),
         _ => (0.0, "none"),
     };
+    let heap = if args.heap {
+        let per_connection = heap_per_idle_connection(&client, &args.urls[0], &mut buffer)?;
+        Some((per_connection, live_bytes()))
+    } else {
+        None
+    };
     Ok(Report {
         requests: args.requests,
         bytes,
@@ -376,7 +478,36 @@ fn run(args: &Args) -> Result<Report, String> {
         cpu_source,
         peak_rss_kb: peak_rss_kb(),
         counters: counter_deltas(&before, &after),
+        heap,
     })
+}
+
+/// The live heap bytes one more idle pooled connection to `url` adds (see `--heap`).
+fn heap_per_idle_connection(
+    client: &Client,
+    url: &str,
+    buffer: &mut [u8],
+) -> Result<isize, String> {
+    // One idle connection, TLS config and session store warm.
+    one_request(client, url, buffer)?;
+    one_request(client, url, buffer)?;
+    let idle_before = client.stats().idle_connections;
+    let one_idle = live_bytes();
+    // A second connection, opened while the first is busy; then both go idle.
+    let busy = start_request(client, url)?;
+    let second = start_request(client, url)?;
+    finish_request(url, second, buffer)?;
+    finish_request(url, busy, buffer)?;
+    let two_idle = live_bytes();
+    let idle_after = client.stats().idle_connections;
+    if idle_after != idle_before + 1 {
+        return Err(format!(
+            "--heap: {idle_after} idle connections after opening a second one, \
+             expected {}",
+            idle_before + 1
+        ));
+    }
+    Ok(two_idle - one_idle)
 }
 
 /// One request thread's share of the shared state.
@@ -399,6 +530,7 @@ struct Outcome {
 impl Work<'_> {
     /// Takes request numbers from the shared counter until N are taken or one failed.
     fn run(self) -> Result<Outcome, String> {
+        let mut buffer = vec![0; BODY_BUFFER];
         let cpu_start = thread_cpu_ns();
         let mut bytes = 0;
         while !self.stop.load(Ordering::Relaxed) {
@@ -407,7 +539,7 @@ impl Work<'_> {
                 break;
             }
             let url = &self.urls[(i % self.urls.len() as u64) as usize];
-            match one_request(self.client, url) {
+            match one_request(self.client, url, &mut buffer) {
                 Ok(n) => bytes += n,
                 Err(e) => {
                     self.stop.store(true, Ordering::SeqCst);
@@ -427,20 +559,44 @@ impl Work<'_> {
     }
 }
 
-/// A GET whose body is read to its end; the number of body bytes.
-fn one_request(client: &Client, url: &str) -> Result<u64, String> {
-    let response = client
+/// A GET whose body is read to its end through `buffer`; the number of body bytes.
+fn one_request(client: &Client, url: &str, buffer: &mut [u8]) -> Result<u64, String> {
+    let response = start_request(client, url)?;
+    finish_request(url, response, buffer)
+}
+
+/// A GET, up to its response head.
+fn start_request(client: &Client, url: &str) -> Result<Response, String> {
+    client
         .get(url)
         .call()
-        .map_err(|e| format!("GET {url}: {}", error_line(&e)))?;
+        .map_err(|e| format!("GET {url}: {}", error_line(&e)))
+}
+
+/// Reads the body to its end through `buffer`, then checks the status; the number
+/// of body bytes.
+fn finish_request(url: &str, response: Response, buffer: &mut [u8]) -> Result<u64, String> {
     let status = response.status();
     let mut body = response.into_reader();
-    let n = io::copy(&mut body, &mut io::sink())
+    let n = read_to_end(&mut body, buffer)
         .map_err(|e| format!("GET {url}: reading the body: {}", error_line(&e)))?;
     if !status.is_success() {
         return Err(format!("GET {url}: HTTP status {status}"));
     }
     Ok(n)
+}
+
+/// Reads `body` to its end into `buffer`, over and over; the number of bytes.
+fn read_to_end(body: &mut impl Read, buffer: &mut [u8]) -> io::Result<u64> {
+    let mut total = 0;
+    loop {
+        match body.read(buffer) {
+            Ok(0) => return Ok(total),
+            Ok(n) => total += n as u64,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// The error's message followed by `: source` for each level of its source chain
@@ -534,6 +690,12 @@ impl Report {
         for (name, value) in &self.counters {
             let _ = write!(s, ",\"{name}\":{value}");
         }
+        if let Some((per_connection, live)) = self.heap {
+            let _ = write!(
+                s,
+                ",\"heap_per_idle_conn\":{per_connection},\"heap_live_bytes\":{live}"
+            );
+        }
         s.push('}');
         s
     }
@@ -549,7 +711,11 @@ impl Report {
             args.warmup,
             args.urls.len(),
             args.threads.min(args.requests),
-            if args.tls_cache { "" } else { ", no TLS cache" },
+            match args.tls_cache_size {
+                None => String::new(),
+                Some(0) => ", no TLS cache".to_string(),
+                Some(n) => format!(", TLS cache {n}"),
+            },
             if args.resumption {
                 ""
             } else {
@@ -570,6 +736,10 @@ impl Report {
             self.cpu_source
         );
         let _ = writeln!(s, "{:<24}{rss}", "peak_rss_kb");
+        if let Some((per_connection, live)) = self.heap {
+            let _ = writeln!(s, "{:<24}{per_connection}", "heap_per_idle_conn");
+            let _ = writeln!(s, "{:<24}{live}", "heap_live_bytes");
+        }
         s.push_str("client counters, change over the counted requests:");
         for (name, value) in &self.counters {
             let _ = write!(s, "\n  {name:<22}{value}");
@@ -594,6 +764,16 @@ mod tests {
         };
         assert_eq!((a.requests, a.mode, a.urls.len()), (50, Mode::Fresh, 1));
         assert_eq!(a.cipher, Some(Cipher::ChaCha20Poly1305));
+        assert_eq!((a.tls_cache_size, a.heap), (None, false));
+        let Ok(Command::Run(a)) = parse(&["--no-tls-cache", "--tls-cache-size=16", "--heap", "u"])
+        else {
+            panic!("should parse");
+        };
+        assert_eq!((a.tls_cache_size, a.heap), (Some(16), true));
+        let Ok(Command::Run(a)) = parse(&["--tls-cache-size", "16", "--no-tls-cache", "u"]) else {
+            panic!("should parse");
+        };
+        assert_eq!(a.tls_cache_size, Some(0));
         for bad in [
             &["-n", "0", "u"][..],
             &["-n"],
@@ -602,6 +782,9 @@ mod tests {
             &["--threads", "-1", "u"],
             &[],
             &["-é", "u"],
+            &["--tls-cache-size", "-1", "u"],
+            &["--heap=1", "u"],
+            &["--heap", "--mode", "fresh", "u"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }

@@ -3,7 +3,8 @@
 //! under qemu-user, CPU time, peak RSS).
 //!
 //! ```text
-//! ureq-loadgen [--cacert FILE] [-n N] [--warmup W] [--mode keepalive|fresh] [--json] URL...
+//! ureq-loadgen [--cacert FILE] [-n N] [--warmup W] [--mode keepalive|fresh] [--heap]
+//!              [--json] URL...
 //!
 //! cargo build --release --target armv7-unknown-linux-gnueabihf   # in ci/ureq-driver
 //! qemu-arm -L /usr/arm-linux-gnueabihf \
@@ -30,8 +31,17 @@
 //!     agent's rustls `ClientConfig` is built once and cached by ureq, so rustls'
 //!     in-memory session cache is kept and handshakes after the first may resume, as
 //!     tinyhttps' `max_idle_per_host(0)` does with its defaults.
-//! - Each body is read to its end with `io::copy` into `io::sink()` through
-//!   `Body::into_reader()` (no size limit).
+//! - Each body is read to its end through `Body::into_reader()` (no size limit) with
+//!   `read` calls into one 16 KiB buffer allocated once, exactly as loadgen reads
+//!   tinyhttps' bodies (`io::copy` into `io::sink` would clear an 8 KiB stack buffer
+//!   on every call, as neither body type implements `read_buf`).
+//! - `--heap`, as loadgen's: after the counted requests, two more requests to the
+//!   first URL (one idle pooled connection), live heap bytes; then a request held open
+//!   while a second one is made (a second connection), both bodies read so both go
+//!   back to the pool (3 per host by default); `heap_per_idle_conn` is the live bytes
+//!   then minus before, `heap_live_bytes` what was allocated and not freed from the
+//!   start of the run to the end. A counting global allocator measures it, switched on
+//!   only by `--heap` (one relaxed atomic load per allocation otherwise).
 //!
 //! Measured as loadgen does, over the N counted requests only (except peak RSS):
 //! `requests`, `bytes` (body bytes), `wall_ms`, `cpu_ms_per_request` (the first field of
@@ -45,15 +55,18 @@
 //! and its body was read to the end; 1 at the first failure (one `error: ...` line on
 //! stderr); 2 for bad arguments.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::error::Error as StdError;
 use std::fmt::Write as _;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use std::time::Instant;
 
+use ureq::http::Response;
 use ureq::tls::{parse_pem, PemItem, RootCerts, TlsConfig};
-use ureq::Agent;
+use ureq::{Agent, Body};
 
 const USAGE: &str = "\
 usage: ureq-loadgen [options] URL...
@@ -66,6 +79,8 @@ options:
   --mode MODE         keepalive (default): pool connections;
                       fresh: a new connection for every request
   --no-pool           same as --mode fresh
+  --heap              then measure the heap held per idle pooled connection
+                      (heap_per_idle_conn; needs --mode keepalive)
   --json              print one JSON line instead of a table
   -h, --help          print this help
 
@@ -75,6 +90,61 @@ exit status: 0 all requests succeeded (2xx), 1 a request failed, 2 bad arguments
 
 /// Clock ticks per second of `/proc/self/stat` (`getconf CLK_TCK`, 100 on Linux).
 const CLOCK_TICKS_PER_SEC: u64 = 100;
+/// Bytes of the buffer bodies are read into.
+const BODY_BUFFER: usize = 16 * 1024;
+
+/// The global allocator: `System`, counting live bytes while `--heap` has switched
+/// counting on.
+struct CountingAllocator;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
+
+fn count(delta: isize) {
+    if COUNTING.load(Ordering::Relaxed) {
+        LIVE_BYTES.fetch_add(delta, Ordering::Relaxed);
+    }
+}
+
+/// Bytes allocated and not freed since counting was switched on.
+fn live_bytes() -> isize {
+    LIVE_BYTES.load(Ordering::SeqCst)
+}
+
+// SAFETY: every method forwards to the system allocator unchanged and only counts.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = System.alloc(layout);
+        if !p.is_null() {
+            count(layout.size() as isize);
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let p = System.alloc_zeroed(layout);
+        if !p.is_null() {
+            count(layout.size() as isize);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout);
+        count(-(layout.size() as isize));
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = System.realloc(ptr, layout, new_size);
+        if !p.is_null() {
+            count(new_size as isize - layout.size() as isize);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -88,6 +158,7 @@ struct Args {
     requests: u64,
     warmup: u64,
     mode: Mode,
+    heap: bool,
     json: bool,
     urls: Vec<String>,
 }
@@ -139,6 +210,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Command, String>
         requests: 100,
         warmup: 1,
         mode: Mode::KeepAlive,
+        heap: false,
         json: false,
         urls: Vec::new(),
     };
@@ -186,6 +258,10 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Command, String>
                 flag()?;
                 args.mode = Mode::Fresh;
             }
+            "--heap" => {
+                flag()?;
+                args.heap = true;
+            }
             "--json" => {
                 flag()?;
                 args.json = true;
@@ -195,6 +271,9 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Command, String>
     }
     if args.urls.is_empty() {
         return Err("no URL given".into());
+    }
+    if args.heap && args.mode == Mode::Fresh {
+        return Err("--heap measures pooled connections: it needs --mode keepalive".into());
     }
     Ok(Command::Run(args))
 }
@@ -248,13 +327,20 @@ struct Report {
     cpu_ms: f64,
     cpu_source: &'static str,
     peak_rss_kb: Option<u64>,
+    /// `--heap`: bytes one more idle pooled connection holds, and the live bytes at
+    /// the end.
+    heap: Option<(isize, isize)>,
 }
 
 fn run(args: &Args) -> Result<Report, String> {
+    if args.heap {
+        COUNTING.store(true, Ordering::SeqCst);
+    }
     let agent = build_agent(args)?;
+    let mut buffer = vec![0; BODY_BUFFER];
     let url_at = |i: u64| &args.urls[(i % args.urls.len() as u64) as usize];
     for i in 0..args.warmup {
-        one_request(&agent, url_at(i))?;
+        one_request(&agent, url_at(i), &mut buffer)?;
     }
 
     let stat_before = process_cpu_ticks();
@@ -262,7 +348,7 @@ fn run(args: &Args) -> Result<Report, String> {
     let start = Instant::now();
     let mut bytes = 0;
     for i in 0..args.requests {
-        bytes += one_request(&agent, url_at(i))?;
+        bytes += one_request(&agent, url_at(i), &mut buffer)?;
     }
     let wall = start.elapsed();
     let cpu_after = thread_cpu_ns();
@@ -276,6 +362,12 @@ fn run(args: &Args) -> Result<Report, String> {
         ),
         _ => (0.0, "none"),
     };
+    let heap = if args.heap {
+        let per_connection = heap_per_idle_connection(&agent, &args.urls[0], &mut buffer)?;
+        Some((per_connection, live_bytes()))
+    } else {
+        None
+    };
     Ok(Report {
         requests: args.requests,
         bytes,
@@ -283,23 +375,62 @@ fn run(args: &Args) -> Result<Report, String> {
         cpu_ms,
         cpu_source,
         peak_rss_kb: peak_rss_kb(),
+        heap,
     })
 }
 
-/// A GET whose body is read to its end; the number of body bytes.
-fn one_request(agent: &Agent, url: &str) -> Result<u64, String> {
-    let response = agent
+/// The live heap bytes one more idle pooled connection to `url` adds (see `--heap`).
+fn heap_per_idle_connection(agent: &Agent, url: &str, buffer: &mut [u8]) -> Result<isize, String> {
+    // One idle connection, TLS config and session store warm.
+    one_request(agent, url, buffer)?;
+    one_request(agent, url, buffer)?;
+    let one_idle = live_bytes();
+    // A second connection, opened while the first is busy; then both go idle.
+    let busy = start_request(agent, url)?;
+    let second = start_request(agent, url)?;
+    finish_request(url, second, buffer)?;
+    finish_request(url, busy, buffer)?;
+    Ok(live_bytes() - one_idle)
+}
+
+/// A GET whose body is read to its end through `buffer`; the number of body bytes.
+fn one_request(agent: &Agent, url: &str, buffer: &mut [u8]) -> Result<u64, String> {
+    let response = start_request(agent, url)?;
+    finish_request(url, response, buffer)
+}
+
+/// A GET, up to its response head.
+fn start_request(agent: &Agent, url: &str) -> Result<Response<Body>, String> {
+    agent
         .get(url)
         .call()
-        .map_err(|e| format!("GET {url}: {}", error_line(&e)))?;
+        .map_err(|e| format!("GET {url}: {}", error_line(&e)))
+}
+
+/// Reads the body to its end through `buffer`, then checks the status; the number
+/// of body bytes.
+fn finish_request(url: &str, response: Response<Body>, buffer: &mut [u8]) -> Result<u64, String> {
     let status = response.status();
     let mut body = response.into_body().into_reader();
-    let n = io::copy(&mut body, &mut io::sink())
+    let n = read_to_end(&mut body, buffer)
         .map_err(|e| format!("GET {url}: reading the body: {}", error_line(&e)))?;
     if !status.is_success() {
         return Err(format!("GET {url}: HTTP status {status}"));
     }
     Ok(n)
+}
+
+/// Reads `body` to its end into `buffer`, over and over; the number of bytes.
+fn read_to_end(body: &mut impl Read, buffer: &mut [u8]) -> io::Result<u64> {
+    let mut total = 0;
+    loop {
+        match body.read(buffer) {
+            Ok(0) => return Ok(total),
+            Ok(n) => total += n as u64,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// The error's message followed by `: source` for each level of its source chain
@@ -353,9 +484,9 @@ impl Report {
     }
 
     fn json(&self) -> String {
-        format!(
+        let mut s = format!(
             "{{\"requests\":{},\"bytes\":{},\"wall_ms\":{:.3},\"cpu_ms_per_request\":{:.4},\
-             \"peak_rss_kb\":{},\"cpu_source\":\"{}\",\"client\":\"ureq\"}}",
+             \"peak_rss_kb\":{},\"cpu_source\":\"{}\",\"client\":\"ureq\"",
             self.requests,
             self.bytes,
             self.wall_ms,
@@ -363,7 +494,15 @@ impl Report {
             self.peak_rss_kb
                 .map_or("null".to_string(), |k| k.to_string()),
             self.cpu_source,
-        )
+        );
+        if let Some((per_connection, live)) = self.heap {
+            let _ = write!(
+                s,
+                ",\"heap_per_idle_conn\":{per_connection},\"heap_live_bytes\":{live}"
+            );
+        }
+        s.push('}');
+        s
     }
 
     fn table(&self, args: &Args) -> String {
@@ -391,6 +530,10 @@ impl Report {
             self.cpu_source
         );
         let _ = write!(s, "{:<22}{rss}", "peak_rss_kb");
+        if let Some((per_connection, live)) = self.heap {
+            let _ = write!(s, "\n{:<22}{per_connection}", "heap_per_idle_conn");
+            let _ = write!(s, "\n{:<22}{live}", "heap_live_bytes");
+        }
         s
     }
 }
@@ -412,6 +555,11 @@ mod tests {
             (a.requests, a.warmup, a.mode, a.urls.len()),
             (50, 0, Mode::Fresh, 1)
         );
+        assert!(!a.heap);
+        let Ok(Command::Run(a)) = parse(&["--heap", "u"]) else {
+            panic!("should parse");
+        };
+        assert!(a.heap);
         for bad in [
             &["-n", "0", "u"][..],
             &["-n"],
@@ -420,6 +568,8 @@ mod tests {
             &["--threads", "2", "u"],
             &[],
             &["-é", "u"],
+            &["--heap=1", "u"],
+            &["--heap", "--mode", "fresh", "u"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
