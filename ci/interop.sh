@@ -22,7 +22,9 @@
 # warm-up request unless told otherwise; "fresh" is a new connection per request):
 #
 #   fetch:   /1k, /20k, /1m byte for byte on A, B, E; POST /echo; without --cacert a
-#            certificate error and a non-zero exit
+#            certificate error and a non-zero exit; against `openssl s_server -tls1_2`
+#            asking to renegotiate mid-request, a clear TLS error and no hang
+#            (ci/lib/renegotiate.py)
 #   loadgen: A keepalive: all 50 on the warm-up's connection (0 opened, 50 reused)
 #            A fresh: 50 connections, 50 resumed handshakes, 0 full
 #            A fresh --no-resumption: 50 full handshakes, 0 resumed
@@ -221,6 +223,20 @@ for arch in host armv7; do
   [ "$RC" -ne 0 ] || fail "$what: exit 0" "$TMP/stdout" "$TMP/stderr"
   grep -q '^error: .*certificate' "$TMP/stderr" || fail "$what: no certificate error (exit $RC)" "$TMP/stderr"
   ok "$what: exit $RC, $(head -n 1 "$TMP/stderr")"
+
+  # openssl s_server (TLS 1.2) sends a HelloRequest mid-request; rustls refuses to
+  # renegotiate, so the request must end promptly in a clear TLS error.
+  what="renegotiation asked by a TLS 1.2 server: clear TLS error, no hang ($arch)"
+  reneg_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  if [ "$arch" = host ]; then reneg_cmd="$HOST_BIN/fetch"; else reneg_cmd="$QEMU $ARM_BIN/fetch"; fi
+  # shellcheck disable=SC2086 # reneg_cmd is a command line, split on purpose.
+  if reneg_out=$(timeout "$LIMIT" python3 ci/lib/renegotiate.py "$TMP/ec.pem" "$TMP/ec.key" \
+    "$TMP/ca.pem" "$reneg_port" -- $reneg_cmd 2>&1); then
+    ok "$what: ${reneg_out#outcome: }"
+  else
+    echo "$reneg_out" >"$TMP/reneg.log"
+    fail "$what" "$TMP/reneg.log"
+  fi
 
   check_loadgen "$arch" "A keepalive: 50 requests on the warm-up's connection" \
     "requests=50 client_requests=50 bytes=51200 connections_opened=0 pool_reuses=50 handshakes_full=0 handshakes_resumed=0 retries=0" \

@@ -344,6 +344,8 @@ fn pki_writes_pem_files() {
     assert!(std::fs::read_to_string(key)
         .unwrap()
         .contains("BEGIN PRIVATE KEY"));
-    assert_ne!(temp_dir("pem"), dir);
+    let other = temp_dir("pem");
+    assert_ne!(other, dir);
     std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&other).unwrap();
 }
