@@ -261,6 +261,10 @@ fn connection_refused_names_the_host() {
 fn client_is_clone_send_sync_and_shared_by_threads() {
     fn assert_traits<T: Clone + Send + Sync + 'static>() {}
     assert_traits::<Client>();
+    // A response (and its streaming body) may be handed to another thread.
+    fn assert_send<T: Send + 'static>() {}
+    assert_send::<tinyhttps::Response>();
+    assert_send::<tinyhttps::Body>();
     let server = Server::http(|_| Reply::ok(b"x"));
     let client = Client::new();
     let url = server.url("/");
