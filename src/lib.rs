@@ -53,7 +53,10 @@
 //! Through the `log` crate. `debug`: state changes — connect, handshake (full or
 //! resumed, version, cipher suite), pool reuse and discard, TLS config build and
 //! eviction, redirects, retries, failures. `trace`: each request line. Nothing at
-//! `info` or above. Header values and keys are never logged.
+//! `info` or above. tinyhttps never logs header values or bodies; note that its
+//! dependency ureq-proto hex-dumps received response bytes (headers such as
+//! `Set-Cookie` included) at `trace` under the `ureq_proto` target: keep that target
+//! below `trace` where responses carry secrets.
 //!
 //! # Memory
 //! An idle pooled TLS connection holds about 44 KiB of heap (rustls' buffers plus an
