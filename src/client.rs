@@ -16,7 +16,7 @@ use crate::deadline::{Deadline, Timeouts};
 use crate::error::{Error, Result};
 use crate::exchange::{self, ReqBody, DEFAULT_MAX_RESPONSE_HEAD};
 use crate::netloc::{Netloc, Scheme};
-use crate::pool::{Conn, Pool, PoolKey, PoolLimits};
+use crate::pool::{Conn, ConnectionKind, Pool, PoolKey, PoolLimits};
 use crate::proxy::{self, Proxies, Proxy};
 use crate::redirect::{self, DEFAULT_MAX_REDIRECTS};
 use crate::request::{RequestBuilder, RequestParts};
@@ -24,7 +24,7 @@ use crate::resolve::{Resolve, Resolver};
 use crate::response::{self, Body, Response, DEFAULT_BODY_LIMIT};
 use crate::stats::{Counters, Stats};
 use crate::tls::{HostPattern, TlsConfigs, TlsSettings, DEFAULT_TLS_CACHE_SIZE};
-use crate::transport::Io;
+use crate::transport::{Handshake, Io};
 
 /// The `User-Agent` sent unless the request sets one.
 const USER_AGENT: &str = concat!("tinyhttps/", env!("CARGO_PKG_VERSION"));
@@ -221,7 +221,7 @@ impl Client {
             let (head, next) = match result {
                 Ok(v) => v,
                 Err(e) => {
-                    let retry = conn.reused
+                    let retry = conn.kind == ConnectionKind::Reused
                         && !conn.buf.received
                         && !retried
                         && matches!(e, Error::Io { .. })
@@ -239,6 +239,7 @@ impl Client {
                 }
             };
             let status = head.status();
+            let kind = conn.kind;
             let body_reader = match next {
                 RecvResponseResult::RecvBody(call) => {
                     let reusable = response::reuse_allowed(head.headers());
@@ -266,7 +267,7 @@ impl Client {
                 _ => None,
             };
             let Some((location, keeps)) = follow else {
-                return Ok(Response::new(head, uri, body_reader));
+                return Ok(Response::new(head, uri, body_reader, kind));
             };
             let to = redirect::target(&uri, &location, &host)?;
             if hops == inner.config.redirects {
@@ -313,13 +314,19 @@ impl Client {
         let dial = key.proxy.as_ref().map_or(netloc, |p| &p.netloc);
         let resolver = &inner.config.resolver;
         let mut io = Io::connect_tcp(dial, netloc, resolver, deadline, &inner.counters)?;
+        let mut kind = ConnectionKind::New;
         if let Some(config) = tls {
             if let Some(proxy) = &key.proxy {
                 proxy::tunnel(&mut io, proxy, netloc)?;
             }
-            io = io.start_tls(config, netloc)?.0;
+            let (tls_io, handshake) = io.start_tls(config, netloc)?;
+            io = tls_io;
+            kind = match handshake {
+                Handshake::Full => ConnectionKind::NewTlsFull,
+                Handshake::Resumed => ConnectionKind::NewTlsResumed,
+            };
         }
-        Ok(Conn::new(io, key))
+        Ok(Conn::new(io, key, kind))
     }
 
     /// The ureq-proto call for one hop, with the headers this client adds.

@@ -99,7 +99,7 @@ pub use deadline::{
 pub use error::{Error, Phase, Result};
 pub use exchange::DEFAULT_MAX_RESPONSE_HEAD;
 pub use http::{HeaderMap, Method, StatusCode, Uri, Version};
-pub use pool::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE, DEFAULT_MAX_IDLE_PER_HOST};
+pub use pool::{ConnectionKind, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE, DEFAULT_MAX_IDLE_PER_HOST};
 pub use redirect::DEFAULT_MAX_REDIRECTS;
 pub use request::RequestBuilder;
 pub use resolve::Resolve;

@@ -25,6 +25,21 @@ pub const DEFAULT_MAX_IDLE: usize = 16;
 /// keep-alive timeouts of common servers and load balancers (nginx 75 s, AWS ALB 60 s).
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How a request got its connection, from
+/// [`Response::connection`](crate::Response::connection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectionKind {
+    /// An idle pooled connection: no connect, no handshake.
+    Reused,
+    /// A new plain TCP connection.
+    New,
+    /// A new TLS connection with a full handshake.
+    NewTlsFull,
+    /// A new TLS connection that resumed an earlier session.
+    NewTlsResumed,
+}
+
 /// Where a connection goes: the netloc and the TLS policy it was verified under, so a
 /// connection is never handed to a request that would be made under another policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,19 +57,19 @@ pub(crate) struct Conn {
     pub key: PoolKey,
     /// The `Host` header of requests on this connection, made once (a cheap clone).
     pub host_header: http::HeaderValue,
-    /// Whether this connection carried an earlier request.
-    pub reused: bool,
+    /// How this connection came to serve the current request.
+    pub kind: ConnectionKind,
     idle_since: Instant,
 }
 
 impl Conn {
-    pub fn new(io: Io, key: PoolKey) -> Conn {
+    pub fn new(io: Io, key: PoolKey, kind: ConnectionKind) -> Conn {
         Conn {
             io,
             buf: RecvBuf::new(),
             host_header: key.netloc.host_header(),
             key,
-            reused: false,
+            kind,
             idle_since: deadline::now(),
         }
     }
@@ -120,7 +135,7 @@ impl Pool {
             }
             let mut conn = found?;
             if conn.io.is_reusable() {
-                conn.reused = true;
+                conn.kind = ConnectionKind::Reused;
                 Counters::add(&counters.pool_reuses, 1);
                 debug!("reusing pooled connection to {}", conn.io.host());
                 return Some(conn);

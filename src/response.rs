@@ -14,7 +14,7 @@ use ureq_proto::BodyMode;
 use crate::client::Inner;
 use crate::error::{Error, Result};
 use crate::exchange;
-use crate::pool::Conn;
+use crate::pool::{Conn, ConnectionKind};
 
 /// Default limit of [`Response::into_string`] and [`Response::into_vec`]: 1 MiB, far
 /// above a REST response and far below a device's memory. Stream larger bodies with
@@ -48,6 +48,7 @@ pub struct Response {
     headers: HeaderMap,
     url: Uri,
     body: Body,
+    connection: ConnectionKind,
 }
 
 impl fmt::Debug for Response {
@@ -60,7 +61,12 @@ impl fmt::Debug for Response {
 }
 
 impl Response {
-    pub(crate) fn new(head: http::Response<()>, url: Uri, body: Body) -> Response {
+    pub(crate) fn new(
+        head: http::Response<()>,
+        url: Uri,
+        body: Body,
+        connection: ConnectionKind,
+    ) -> Response {
         let (parts, ()) = head.into_parts();
         Response {
             status: parts.status,
@@ -68,7 +74,14 @@ impl Response {
             headers: parts.headers,
             url,
             body,
+            connection,
         }
+    }
+
+    /// How this response's connection was had: reused from the pool, or new (with a
+    /// full or a resumed TLS handshake). After redirects, the last hop's.
+    pub fn connection(&self) -> ConnectionKind {
+        self.connection
     }
 
     /// The status code. Compares with integers: `resp.status() == 200`.

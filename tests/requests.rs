@@ -6,7 +6,7 @@ use std::io::Read;
 use std::time::Duration;
 
 use support::{client_trusting, pki_and_https, Reply, Server, Step};
-use tinyhttps::{Client, Error};
+use tinyhttps::{Client, ConnectionKind, Error};
 
 #[test]
 fn get_over_tls_returns_status_headers_and_body() {
@@ -159,8 +159,12 @@ fn into_string_errors_above_the_limit_instead_of_truncating() {
 #[test]
 fn plain_http_works_too() {
     let server = Server::http(|r| Reply::ok(r.target.as_bytes()));
-    let resp = Client::new().get(&server.url("/gw/status")).call().unwrap();
+    let client = Client::new();
+    let resp = client.get(&server.url("/gw/status")).call().unwrap();
+    assert_eq!(resp.connection(), ConnectionKind::New);
     assert_eq!(resp.into_string().unwrap(), "/gw/status");
+    let again = client.get(&server.url("/gw/status")).call().unwrap();
+    assert_eq!(again.connection(), ConnectionKind::Reused);
 }
 
 #[test]

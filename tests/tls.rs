@@ -63,14 +63,17 @@ fn expired_certificate_is_rejected() {
 fn fresh_connections_to_one_host_build_one_config_and_resume() {
     let (pki, server) = pki_and_https(|_| Reply::ok(b"x"));
     let client = fresh_connections(trust(&pki)).build().unwrap();
+    let mut kinds = Vec::new();
     for _ in 0..4 {
-        client
-            .get(&server.url("/"))
-            .call()
-            .unwrap()
-            .into_string()
-            .unwrap();
+        let resp = client.get(&server.url("/")).call().unwrap();
+        kinds.push(resp.connection());
+        resp.into_string().unwrap();
     }
+    use tinyhttps::ConnectionKind::{NewTlsFull, NewTlsResumed};
+    assert_eq!(
+        kinds,
+        [NewTlsFull, NewTlsResumed, NewTlsResumed, NewTlsResumed]
+    );
     let s = client.stats();
     assert_eq!(s.connections_opened, 4);
     assert_eq!((s.tls_config_builds, s.tls_config_cache_hits), (1, 3));
