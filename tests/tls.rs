@@ -25,38 +25,29 @@ fn unknown_ca_is_rejected_with_a_certificate_error() {
     assert!(server.requests().is_empty());
 }
 
-#[test]
-fn certificate_for_another_name_is_rejected() {
-    let pki = Pki::new("tinyhttps test CA");
-    let server = Server::https(TlsOptions::new(pki.server(&["other.example"])), |_| {
-        Reply::ok(b"secret")
-    });
-    let err = Client::builder()
-        .tls(trust(&pki))
-        .build()
-        .unwrap()
+/// The error a client trusting `pki` gets from a server showing `identity`.
+fn error_with(pki: &Pki, identity: support::Identity) -> Error {
+    let server = Server::https(TlsOptions::new(identity), |_| Reply::ok(b"secret"));
+    let err = support::client_trusting(pki)
         .get(&server.url("/"))
         .call()
         .unwrap_err();
-    assert!(err.is_certificate(), "{err}");
-    assert!(err.to_string().contains("not valid for name"), "{err}");
+    assert!(server.requests().is_empty());
+    err
 }
 
 #[test]
-fn expired_certificate_is_rejected() {
+fn certificate_for_another_name_or_expired_is_rejected_with_the_reason() {
     let pki = Pki::new("tinyhttps test CA");
-    let server = Server::https(TlsOptions::new(pki.expired_server(SERVER_NAMES)), |_| {
-        Reply::ok(b"secret")
-    });
-    let err = Client::builder()
-        .tls(trust(&pki))
-        .build()
-        .unwrap()
-        .get(&server.url("/"))
-        .call()
-        .unwrap_err();
-    assert!(err.is_certificate(), "{err}");
-    assert!(err.to_string().contains("expired"), "{err}");
+    let cases = [
+        (pki.server(&["other.example"]), "not valid for name"),
+        (pki.expired_server(SERVER_NAMES), "expired"),
+    ];
+    for (identity, reason) in cases {
+        let err = error_with(&pki, identity);
+        assert!(err.is_certificate(), "{err}");
+        assert!(err.to_string().contains(reason), "{err}");
+    }
 }
 
 #[test]
