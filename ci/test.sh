@@ -16,12 +16,20 @@ step "cargo clippy (host, all targets)"
 cargo clippy --all-targets -- -D warnings
 
 step "cargo clippy without default features (no webpki-roots)"
-cargo clippy --lib --no-default-features -- -D warnings
+cargo clippy --all-targets --no-default-features -- -D warnings
+
+step "cargo doc (private items too), warnings are errors"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --document-private-items
 
 step "tests on the host"
 start=$(date +%s)
 cargo test
 echo "host tests took $(( $(date +%s) - start )) s"
+
+step "tests on the host without default features (system trust store)"
+start=$(date +%s)
+cargo test --no-default-features
+echo "host tests without default features took $(( $(date +%s) - start )) s"
 
 step "tests on $TARGET under qemu-user"
 start=$(date +%s)
@@ -30,5 +38,8 @@ echo "armv7 tests took $(( $(date +%s) - start )) s"
 
 step "interop with a real server (nginx on loopback), host and armv7"
 bash ci/interop.sh
+
+step "the package crates.io would get (cargo publish --dry-run)"
+bash ci/package.sh
 
 step "all checks passed"

@@ -2,7 +2,8 @@
 //! everything is generic over [`Transport`], so tests run it over memory.
 //!
 //! One function per protocol state: [`send_request`] (SendRequest, Await100, SendBody),
-//! [`recv_response`] (RecvResponse) and [`read_body`] (RecvBody); [`finish`] is Cleanup.
+//! [`recv_response`] (RecvResponse) and [`read_body`] (RecvBody); [`finish_body`] and
+//! [`finish_bodyless`] are Cleanup.
 
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::time::Duration;

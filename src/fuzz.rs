@@ -137,7 +137,7 @@ mod tests {
         );
     }
 
-    /// The seed corpus of the fuzz target (fuzz/corpus-seed/) runs here too, so every
+    /// The seed corpus of the fuzz target (`fuzz/seeds/`) runs here too, so every
     /// crash the fuzzer found stays a regression test.
     #[test]
     fn fuzz_seed_corpus_runs_without_panic() {
