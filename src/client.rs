@@ -15,7 +15,7 @@ use ureq_proto::client::{Call, RecvResponseResult};
 use crate::deadline::{Deadline, Timeouts};
 use crate::error::{Error, Result};
 use crate::exchange::{self, ReqBody, DEFAULT_MAX_RESPONSE_HEAD};
-use crate::netloc::{Netloc, Scheme};
+use crate::netloc::{self, Netloc, Redacted, Scheme};
 use crate::pool::{Conn, ConnectionKind, Pool, PoolKey, PoolLimits};
 use crate::proxy::{self, Proxies, Proxy};
 use crate::redirect::{self, DEFAULT_MAX_REDIRECTS};
@@ -153,7 +153,7 @@ impl Client {
     /// at boot, while the CPU is idle, so its first real request is cheap.
     pub fn warm_up(&self, url: &str) -> Result<()> {
         let uri: Uri = url.parse().map_err(|_| Error::InvalidUrl {
-            url: url.into(),
+            url: netloc::redact_str(url).into(),
             reason: "not a valid URL",
         })?;
         let netloc = Netloc::from_uri(&uri)?;
@@ -202,11 +202,11 @@ impl Client {
             conn.io.set_deadline(deadline);
             conn.buf.received = false;
             Counters::add(&inner.counters.requests, 1);
-            trace!("{method} {uri}");
+            trace!("{method} {}", Redacted(&uri));
             let host = conn.io.host().clone();
             let max_head = inner.config.max_response_head;
             // Through a proxy, plain http names the whole URL in the request line.
-            let absolute = proxy.as_ref().map(|_| uri.to_string());
+            let absolute = proxy.as_ref().map(|_| netloc::absolute_form(&uri));
             let result = exchange::send_request(
                 &mut conn.io,
                 &mut conn.buf,
@@ -229,12 +229,15 @@ impl Client {
                         && is_idempotent(&method, &headers);
                     conn.close();
                     if retry {
-                        debug!("retrying {method} {uri} on a fresh connection after: {e}");
+                        debug!(
+                            "retrying {method} {} on a fresh connection after: {e}",
+                            Redacted(&uri)
+                        );
                         Counters::add(&inner.counters.retries, 1);
                         retried = true;
                         continue;
                     }
-                    debug!("{method} {uri} failed: {e}");
+                    debug!("{method} {} failed: {e}", Redacted(&uri));
                     return Err(e);
                 }
             };
@@ -273,10 +276,14 @@ impl Client {
             if hops == inner.config.redirects {
                 return Err(Error::TooManyRedirects {
                     limit: inner.config.redirects,
-                    url: to.to_string().into(),
+                    url: Redacted(&to).to_string().into(),
                 });
             }
-            debug!("following {status} redirect from {uri} to {to}");
+            debug!(
+                "following {status} redirect from {} to {}",
+                Redacted(&uri),
+                Redacted(&to)
+            );
             drain(body_reader);
             redirect::next_headers(&mut headers, &uri, &to, keeps);
             if !keeps {

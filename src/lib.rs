@@ -53,10 +53,13 @@
 //! Through the `log` crate. `debug`: state changes — connect, handshake (full or
 //! resumed, version, cipher suite), pool reuse and discard, TLS config build and
 //! eviction, redirects, retries, failures. `trace`: each request line. Nothing at
-//! `info` or above. tinyhttps never logs header values or bodies; note that its
-//! dependency ureq-proto hex-dumps received response bytes (headers such as
-//! `Set-Cookie` included) at `trace` under the `ureq_proto` target: keep that target
-//! below `trace` where responses carry secrets.
+//! `info` or above. tinyhttps never logs header values or bodies, and shows URLs
+//! with the password of a `user:password@` part as `***` (in errors and `Debug`
+//! too). Note that its dependency ureq-proto hex-dumps the bytes it writes and
+//! reads at `trace` under the `ureq_proto` target: request headers such as
+//! `Authorization` and `Proxy-Authorization` (base64, not encryption) and response
+//! headers such as `Set-Cookie`. Keep that target below `trace` where requests or
+//! responses carry secrets.
 //!
 //! # Memory
 //! An idle pooled TLS connection holds about 44 KiB of heap (rustls' buffers plus an

@@ -11,7 +11,7 @@ use ureq_proto::client::Call;
 
 use crate::error::{Error, Result};
 use crate::exchange::{self, RecvBuf, ReqBody};
-use crate::netloc::{Netloc, Scheme};
+use crate::netloc::{self, Netloc, Scheme};
 use crate::transport::Io;
 
 /// Response head limit for a proxy's answer to CONNECT.
@@ -39,7 +39,7 @@ impl Proxy {
     /// Parses `http://[user:pass@]host[:port]` (port 3128 by default, as squid's).
     pub fn parse(url: &str) -> Result<Proxy> {
         let bad = |reason| Error::InvalidUrl {
-            url: redact(url).into(),
+            url: netloc::redact_str(url).into(),
             reason,
         };
         let with_scheme = if url.contains("://") {
@@ -202,15 +202,6 @@ pub(crate) fn tunnel(io: &mut Io, proxy: &Proxy, target: &Netloc) -> Result<()> 
         proxy.netloc.authority()
     );
     Ok(())
-}
-
-/// A proxy URL with any password hidden, for errors and logs.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}***@{}", &url[..s + 3], &url[at + 1..]),
-        (None, Some(at)) => format!("***@{}", &url[at + 1..]),
-        _ => url.to_string(),
-    }
 }
 
 fn percent_decode(s: &str) -> String {

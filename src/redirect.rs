@@ -3,6 +3,7 @@
 use http::{header, HeaderMap, Method, StatusCode, Uri};
 
 use crate::error::{Error, Result};
+use crate::netloc::Redacted;
 
 /// Default number of redirects followed before [`Error::TooManyRedirects`].
 pub const DEFAULT_MAX_REDIRECTS: u32 = 10;
@@ -88,8 +89,8 @@ pub(crate) fn target(base: &Uri, location: &str, host: &str) -> Result<Uri> {
         Some(s) if s.eq_ignore_ascii_case("http") => {
             if base_scheme.eq_ignore_ascii_case("https") {
                 Err(Error::InsecureRedirect {
-                    from: base.to_string().into(),
-                    to: uri.to_string().into(),
+                    from: Redacted(base).to_string().into(),
+                    to: Redacted(&uri).to_string().into(),
                 })
             } else {
                 Ok(uri)
