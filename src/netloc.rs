@@ -86,7 +86,7 @@ impl Netloc {
 
 /// `Uri` reports a port it cannot parse (`:99999`) as no port: look at the authority.
 fn has_bad_port(uri: &Uri) -> bool {
-    let authority = uri.authority().map_or("", |a| a.as_str());
+    let authority = host_port(uri.authority().map_or("", |a| a.as_str()));
     let after_host = authority.rsplit(']').next().unwrap_or_default();
     after_host.contains(':') && !after_host.ends_with(':')
 }
@@ -243,6 +243,14 @@ mod tests {
             netloc("http://[::1]:81/").unwrap().host_header(),
             "[::1]:81"
         );
+    }
+
+    #[test]
+    fn userinfo_is_not_taken_for_a_port() {
+        let n = netloc("https://user:pw@a.example/").unwrap();
+        assert_eq!((&*n.host, n.port), ("a.example", 443));
+        assert_eq!(netloc("http://user:pw@[::1]/").unwrap().port, 80);
+        assert!(netloc("http://user:pw@a.example:99999/").is_err());
     }
 
     #[test]
