@@ -496,6 +496,15 @@ impl ClientBuilder {
     }
 
     /// How many redirects to follow (default 10); 0 returns 3xx responses as they are.
+    ///
+    /// A redirect from `https` to `http` is refused ([`Error::InsecureRedirect`]).
+    /// When a redirect changes the origin (scheme, host name or port), the headers
+    /// you set named `Host`, `Authorization`, `Cookie` and `Proxy-Authorization` are
+    /// dropped for that hop and the ones after it, and `Host` is then made from each
+    /// hop's URL; credentials in the URL's `user:password@` part go only to a URL
+    /// that carries them (a relative `Location` keeps them, another origin's does
+    /// not). Every other header you set follows every redirect: send secrets in
+    /// `Authorization`, or set 0 here and follow redirects yourself.
     pub fn redirects(mut self, max: u32) -> Self {
         self.redirects = max;
         self

@@ -34,8 +34,9 @@
 //!   without body, 1xx skipped, `Expect: 100-continue`.
 //! - Every phase has a time limit, on by default: connect (DNS + TCP), TLS handshake,
 //!   each read, each write, and an overall deadline. See [`Error::Timeout`].
-//! - Redirects are followed (10 by default); https → http is refused; credentials
-//!   (`Authorization`, `Cookie`) are dropped when the host changes.
+//! - Redirects are followed (10 by default); https → http is refused; `Host` and
+//!   credentials (`Authorization`, `Cookie`, `Proxy-Authorization`) you set are
+//!   dropped when the scheme, host or port changes ([`ClientBuilder::redirects`]).
 //! - HTTP proxies ([`ClientBuilder::proxy`], [`ClientBuilder::proxy_from_env`]):
 //!   https through a CONNECT tunnel with TLS end to end, http in absolute form.
 //!   Names resolve through fixed entries ([`ClientBuilder::resolve`]), your own
