@@ -558,8 +558,23 @@ impl ClientBuilder {
     }
 
     /// Takes the proxy from `HTTPS_PROXY` (https), `HTTP_PROXY` (http) or `ALL_PROXY`
-    /// (either, lower case names too), except for the hosts listed in `NO_PROXY`
-    /// (`host`, `.domain`, `host:port`, an IP address, or `*`).
+    /// (either), except for the hosts listed in `NO_PROXY`, read when this is called.
+    ///
+    /// - Each name is read upper case first, then lower case; a variable set but
+    ///   blank counts as unset.
+    /// - In a CGI program (`REQUEST_METHOD` set) upper-case `HTTP_PROXY` is
+    ///   ignored: the web server fills it from the request's `Proxy:` header
+    ///   ("httpoxy"). Lower-case `http_proxy` still applies.
+    /// - A proxy with another scheme than `http://` (`socks5://`, `https://`) is
+    ///   ignored with a debug log, so that variable means no proxy; a malformed
+    ///   `http://` one is an error from [`build`](Self::build).
+    /// - `NO_PROXY` is a comma-separated list of: `*` (no proxy at all);
+    ///   `example.com`, `.example.com` or `*.example.com` (that name and every
+    ///   name below it); an IP address, IPv6 bare or bracketed (`::1`, `[::1]`);
+    ///   any of those with `:port` to bypass only that port; a CIDR range
+    ///   (`10.0.0.0/8`, `fd00::/8`) for addresses in it. Names match names and
+    ///   addresses match addresses: nothing is resolved. Entries that are none of
+    ///   these are ignored.
     pub fn proxy_from_env(mut self) -> Self {
         self.proxies = Proxies::from_env();
         self

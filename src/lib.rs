@@ -85,6 +85,7 @@ mod exchange;
 #[doc(hidden)]
 pub mod fuzz;
 mod netloc;
+mod no_proxy;
 mod pool;
 mod proxy;
 mod redirect;
