@@ -147,12 +147,6 @@ impl fmt::Display for Redacted<'_> {
     }
 }
 
-impl fmt::Debug for Redacted<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
 /// A URL string that did not parse, shown with everything between the scheme and
 /// the last `@` treated as userinfo (see [`RedactedAuthority`]): without a parser's
 /// word on where the authority ends, hide too much rather than too little.
