@@ -15,7 +15,7 @@ use ureq_proto::client::{Call, RecvResponseResult};
 use crate::deadline::{Deadline, Timeouts};
 use crate::error::{Error, Result};
 use crate::exchange::{self, ReqBody, DEFAULT_MAX_RESPONSE_HEAD};
-use crate::netloc::{Netloc, Scheme};
+use crate::netloc::{self, Netloc, Redacted, Scheme};
 use crate::pool::{Conn, ConnectionKind, Pool, PoolKey, PoolLimits};
 use crate::proxy::{self, Proxies, Proxy};
 use crate::redirect::{self, DEFAULT_MAX_REDIRECTS};
@@ -153,7 +153,7 @@ impl Client {
     /// at boot, while the CPU is idle, so its first real request is cheap.
     pub fn warm_up(&self, url: &str) -> Result<()> {
         let uri: Uri = url.parse().map_err(|_| Error::InvalidUrl {
-            url: url.into(),
+            url: netloc::redact_str(url).into(),
             reason: "not a valid URL",
         })?;
         let netloc = Netloc::from_uri(&uri)?;
@@ -202,11 +202,11 @@ impl Client {
             conn.io.set_deadline(deadline);
             conn.buf.received = false;
             Counters::add(&inner.counters.requests, 1);
-            trace!("{method} {uri}");
+            trace!("{method} {}", Redacted(&uri));
             let host = conn.io.host().clone();
             let max_head = inner.config.max_response_head;
             // Through a proxy, plain http names the whole URL in the request line.
-            let absolute = proxy.as_ref().map(|_| uri.to_string());
+            let absolute = proxy.as_ref().map(|_| netloc::absolute_form(&uri));
             let result = exchange::send_request(
                 &mut conn.io,
                 &mut conn.buf,
@@ -229,12 +229,15 @@ impl Client {
                         && is_idempotent(&method, &headers);
                     conn.close();
                     if retry {
-                        debug!("retrying {method} {uri} on a fresh connection after: {e}");
+                        debug!(
+                            "retrying {method} {} on a fresh connection after: {e}",
+                            Redacted(&uri)
+                        );
                         Counters::add(&inner.counters.retries, 1);
                         retried = true;
                         continue;
                     }
-                    debug!("{method} {uri} failed: {e}");
+                    debug!("{method} {} failed: {e}", Redacted(&uri));
                     return Err(e);
                 }
             };
@@ -273,10 +276,14 @@ impl Client {
             if hops == inner.config.redirects {
                 return Err(Error::TooManyRedirects {
                     limit: inner.config.redirects,
-                    url: to.to_string().into(),
+                    url: Redacted(&to).to_string().into(),
                 });
             }
-            debug!("following {status} redirect from {uri} to {to}");
+            debug!(
+                "following {status} redirect from {} to {}",
+                Redacted(&uri),
+                Redacted(&to)
+            );
             drain(body_reader);
             redirect::next_headers(&mut headers, &uri, &to, keeps);
             if !keeps {
@@ -489,6 +496,15 @@ impl ClientBuilder {
     }
 
     /// How many redirects to follow (default 10); 0 returns 3xx responses as they are.
+    ///
+    /// A redirect from `https` to `http` is refused ([`Error::InsecureRedirect`]).
+    /// When a redirect changes the origin (scheme, host name or port), the headers
+    /// you set named `Host`, `Authorization`, `Cookie` and `Proxy-Authorization` are
+    /// dropped for that hop and the ones after it, and `Host` is then made from each
+    /// hop's URL; credentials in the URL's `user:password@` part go only to a URL
+    /// that carries them (a relative `Location` keeps them, another origin's does
+    /// not). Every other header you set follows every redirect: send secrets in
+    /// `Authorization`, or set 0 here and follow redirects yourself.
     pub fn redirects(mut self, max: u32) -> Self {
         self.redirects = max;
         self
@@ -542,8 +558,23 @@ impl ClientBuilder {
     }
 
     /// Takes the proxy from `HTTPS_PROXY` (https), `HTTP_PROXY` (http) or `ALL_PROXY`
-    /// (either, lower case names too), except for the hosts listed in `NO_PROXY`
-    /// (`host`, `.domain`, `host:port`, an IP address, or `*`).
+    /// (either), except for the hosts listed in `NO_PROXY`, read when this is called.
+    ///
+    /// - Each name is read upper case first, then lower case; a variable set but
+    ///   blank counts as unset.
+    /// - In a CGI program (`REQUEST_METHOD` set) upper-case `HTTP_PROXY` is
+    ///   ignored: the web server fills it from the request's `Proxy:` header
+    ///   ("httpoxy"). Lower-case `http_proxy` still applies.
+    /// - A proxy with another scheme than `http://` (`socks5://`, `https://`) is
+    ///   ignored with a debug log, so that variable means no proxy; a malformed
+    ///   `http://` one is an error from [`build`](Self::build).
+    /// - `NO_PROXY` is a comma-separated list of: `*` (no proxy at all);
+    ///   `example.com`, `.example.com` or `*.example.com` (that name and every
+    ///   name below it); an IP address, IPv6 bare or bracketed (`::1`, `[::1]`);
+    ///   any of those with `:port` to bypass only that port; a CIDR range
+    ///   (`10.0.0.0/8`, `fd00::/8`) for addresses in it. Names match names and
+    ///   addresses match addresses: nothing is resolved. Entries that are none of
+    ///   these are ignored.
     pub fn proxy_from_env(mut self) -> Self {
         self.proxies = Proxies::from_env();
         self

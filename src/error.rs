@@ -42,13 +42,15 @@ impl fmt::Display for Phase {
 /// Everything that can go wrong with a request.
 ///
 /// Each variant is something a caller can act on; hosts are named as `host:port`.
+/// URLs are shown with the password of a `user:password@` part replaced by `***`
+/// (a userinfo without a password is `***` whole): errors are safe to log.
 /// Errors from rustls and ureq-proto are reachable through [`std::error::Error::source`].
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// The URL could not be used: not http/https, no host, bad port.
     InvalidUrl {
-        /// The URL as given.
+        /// The URL as given, its password shown as `***`.
         url: Box<str>,
         /// What is wrong with it.
         reason: &'static str,
@@ -144,14 +146,14 @@ pub enum Error {
     TooManyRedirects {
         /// The allowed number.
         limit: u32,
-        /// The last URL redirected to.
+        /// The last URL redirected to, its password shown as `***`.
         url: Box<str>,
     },
     /// A redirect from `https` to `http` was refused.
     InsecureRedirect {
-        /// The `https` URL that redirected.
+        /// The `https` URL that redirected, its password shown as `***`.
         from: Box<str>,
-        /// The `http` URL it pointed to.
+        /// The `http` URL it pointed to, its password shown as `***`.
         to: Box<str>,
     },
 }

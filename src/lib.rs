@@ -34,8 +34,9 @@
 //!   without body, 1xx skipped, `Expect: 100-continue`.
 //! - Every phase has a time limit, on by default: connect (DNS + TCP), TLS handshake,
 //!   each read, each write, and an overall deadline. See [`Error::Timeout`].
-//! - Redirects are followed (10 by default); https → http is refused; credentials
-//!   (`Authorization`, `Cookie`) are dropped when the host changes.
+//! - Redirects are followed (10 by default); https → http is refused; `Host` and
+//!   credentials (`Authorization`, `Cookie`, `Proxy-Authorization`) you set are
+//!   dropped when the scheme, host or port changes ([`ClientBuilder::redirects`]).
 //! - HTTP proxies ([`ClientBuilder::proxy`], [`ClientBuilder::proxy_from_env`]):
 //!   https through a CONNECT tunnel with TLS end to end, http in absolute form.
 //!   Names resolve through fixed entries ([`ClientBuilder::resolve`]), your own
@@ -53,10 +54,13 @@
 //! Through the `log` crate. `debug`: state changes — connect, handshake (full or
 //! resumed, version, cipher suite), pool reuse and discard, TLS config build and
 //! eviction, redirects, retries, failures. `trace`: each request line. Nothing at
-//! `info` or above. tinyhttps never logs header values or bodies; note that its
-//! dependency ureq-proto hex-dumps received response bytes (headers such as
-//! `Set-Cookie` included) at `trace` under the `ureq_proto` target: keep that target
-//! below `trace` where responses carry secrets.
+//! `info` or above. tinyhttps never logs header values or bodies, and shows URLs
+//! with the password of a `user:password@` part as `***` (in errors and `Debug`
+//! too). Note that its dependency ureq-proto hex-dumps the bytes it writes and
+//! reads at `trace` under the `ureq_proto` target: request headers such as
+//! `Authorization` and `Proxy-Authorization` (base64, not encryption) and response
+//! headers such as `Set-Cookie`. Keep that target below `trace` where requests or
+//! responses carry secrets.
 //!
 //! # Memory
 //! An idle pooled TLS connection holds about 44 KiB of heap (rustls' buffers plus an
@@ -81,6 +85,7 @@ mod exchange;
 #[doc(hidden)]
 pub mod fuzz;
 mod netloc;
+mod no_proxy;
 mod pool;
 mod proxy;
 mod redirect;

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use http::uri::Authority;
 use http::Uri;
 
 use crate::error::{Error, Result};
@@ -27,8 +28,10 @@ pub(crate) struct Netloc {
 impl Netloc {
     /// The netloc of an absolute `http`/`https` URL.
     pub fn from_uri(uri: &Uri) -> Result<Netloc> {
+        // A URL refused here may be a mistyped one (`user:pa/ss@host` parses as
+        // host `user`, port `pa`): hide as for a string that did not parse.
         let bad = |reason| Error::InvalidUrl {
-            url: uri.to_string().into(),
+            url: redact_str(&uri.to_string()).into(),
             reason,
         };
         let scheme = match uri.scheme_str() {
@@ -83,7 +86,7 @@ impl Netloc {
 
 /// `Uri` reports a port it cannot parse (`:99999`) as no port: look at the authority.
 fn has_bad_port(uri: &Uri) -> bool {
-    let authority = uri.authority().map_or("", |a| a.as_str());
+    let authority = host_port(uri.authority().map_or("", |a| a.as_str()));
     let after_host = authority.rsplit(']').next().unwrap_or_default();
     after_host.contains(':') && !after_host.ends_with(':')
 }
@@ -96,6 +99,103 @@ impl fmt::Display for Netloc {
         };
         write!(f, "{scheme}://{}", self.authority())
     }
+}
+
+/// What errors, logs, `Debug` and [`Response::url`](crate::Response::url) show in
+/// place of the password of a URL's `user:password@` part (and of a whole userinfo
+/// without `:`, which is often a token).
+const HIDDEN: &str = "***";
+
+/// An authority (or, for a string that is not a valid URL, everything after the
+/// scheme) with its userinfo's secret part replaced by [`HIDDEN`]: `user:***@host`,
+/// or `***@host` for a userinfo without a password. Text without `@` is shown as is.
+struct RedactedAuthority<'a>(&'a str);
+
+impl fmt::Display for RedactedAuthority<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Userinfo ends at the last `@`, as `http` and ureq-proto split it.
+        match self.0.rsplit_once('@') {
+            None => f.write_str(self.0),
+            Some((userinfo, host_port)) => match userinfo.split_once(':') {
+                Some((user, _)) => write!(f, "{user}:{HIDDEN}@{host_port}"),
+                None => write!(f, "{HIDDEN}@{host_port}"),
+            },
+        }
+    }
+}
+
+/// Shows a URI as errors, logs and `Debug` may: its password replaced by `***`
+/// (see [`HIDDEN`]). Writes without allocating.
+pub(crate) struct Redacted<'a>(pub &'a Uri);
+
+impl fmt::Display for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let uri = self.0;
+        let Some(authority) = uri.authority().filter(|a| a.as_str().contains('@')) else {
+            return fmt::Display::fmt(uri, f);
+        };
+        // The same parts, in the same order, as `Uri`'s own `Display`.
+        if let Some(scheme) = uri.scheme() {
+            write!(f, "{scheme}://")?;
+        }
+        write!(f, "{}", RedactedAuthority(authority.as_str()))?;
+        f.write_str(uri.path())?;
+        if let Some(query) = uri.query() {
+            write!(f, "?{query}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A URL string that did not parse, shown with everything between the scheme and
+/// the last `@` treated as userinfo (see [`RedactedAuthority`]): without a parser's
+/// word on where the authority ends, hide too much rather than too little.
+pub(crate) fn redact_str(url: &str) -> String {
+    let (scheme, rest) = match url.find("://") {
+        Some(i) => url.split_at(i + 3),
+        None => match url.strip_prefix("//") {
+            Some(rest) => ("//", rest),
+            None => ("", url),
+        },
+    };
+    format!("{scheme}{}", RedactedAuthority(rest))
+}
+
+/// `uri` without its password (see [`Redacted`]), for [`Response::url`]: the URI
+/// itself when it has no userinfo, which is the common case and costs nothing.
+///
+/// [`Response::url`]: crate::Response::url
+pub(crate) fn without_password(uri: Uri) -> Uri {
+    let Some(authority) = uri.authority().filter(|a| a.as_str().contains('@')) else {
+        return uri;
+    };
+    let host_port = authority.as_str().rsplit('@').next().unwrap_or_default();
+    let shown = Authority::try_from(RedactedAuthority(authority.as_str()).to_string())
+        .or_else(|_| Authority::try_from(host_port));
+    let mut parts = uri.into_parts();
+    // `***` is valid userinfo, so the first never fails; if it did, drop the userinfo.
+    parts.authority = shown.ok();
+    Uri::from_parts(parts).unwrap_or_default()
+}
+
+/// `uri` in absolute form without userinfo, as a proxy's request line names it
+/// (RFC 9110 §4.2.4: a sender must not put userinfo in a target URI).
+pub(crate) fn absolute_form(uri: &Uri) -> String {
+    match uri.authority().and_then(|a| a.as_str().rsplit_once('@')) {
+        None => uri.to_string(),
+        Some((_, host_port)) => {
+            let scheme = uri.scheme_str().unwrap_or("http");
+            match uri.query() {
+                Some(query) => format!("{scheme}://{host_port}{}?{query}", uri.path()),
+                None => format!("{scheme}://{host_port}{}", uri.path()),
+            }
+        }
+    }
+}
+
+/// The `host:port` part of an authority, without userinfo.
+pub(crate) fn host_port(authority: &str) -> &str {
+    authority.rsplit('@').next().unwrap_or(authority)
 }
 
 #[cfg(test)]
@@ -140,6 +240,14 @@ mod tests {
     }
 
     #[test]
+    fn userinfo_is_not_taken_for_a_port() {
+        let n = netloc("https://user:pw@a.example/").unwrap();
+        assert_eq!((&*n.host, n.port), ("a.example", 443));
+        assert_eq!(netloc("http://user:pw@[::1]/").unwrap().port, 80);
+        assert!(netloc("http://user:pw@a.example:99999/").is_err());
+    }
+
+    #[test]
     fn other_schemes_and_relative_urls_are_refused() {
         for bad in [
             "ftp://a.example/",
@@ -151,5 +259,57 @@ mod tests {
             let err = netloc(bad).unwrap_err();
             assert!(matches!(err, Error::InvalidUrl { .. }), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn passwords_are_hidden_and_the_rest_is_shown() {
+        let shown = |s: &str| Redacted(&s.parse().unwrap()).to_string();
+        assert_eq!(
+            shown("http://user:pw@a.example:81/p?q=1"),
+            "http://user:***@a.example:81/p?q=1"
+        );
+        assert_eq!(
+            shown("https://a:b:c@a.example/"),
+            "https://a:***@a.example/"
+        );
+        assert_eq!(
+            shown("https://token@a.example/x"),
+            "https://***@a.example/x"
+        );
+        assert_eq!(shown("https://a.example/x@y"), "https://a.example/x@y");
+        assert_eq!(shown("https://u:p@[::1]:8/"), "https://u:***@[::1]:8/");
+        for s in [
+            "https://a.example/x?y",
+            "http://[::1]:8080/",
+            "/just/a/path",
+        ] {
+            assert_eq!(shown(s), s.parse::<Uri>().unwrap().to_string());
+        }
+        assert_eq!(redact_str("http://u:p w@h/"), "http://u:***@h/");
+        assert_eq!(redact_str("//u:pw@h/"), "//u:***@h/");
+        assert_eq!(redact_str("u:pw@h"), "u:***@h");
+        assert_eq!(redact_str("http://u:pa/ss@h/"), "http://u:***@h/");
+        assert_eq!(redact_str("http://h/ x"), "http://h/ x");
+    }
+
+    #[test]
+    fn response_url_and_proxy_target_carry_no_password() {
+        let uri = |s: &str| s.parse::<Uri>().unwrap();
+        assert_eq!(
+            without_password(uri("http://u:pw@h:81/p?q")).to_string(),
+            "http://u:***@h:81/p?q"
+        );
+        assert_eq!(
+            without_password(uri("http://h:81/p?q")).to_string(),
+            "http://h:81/p?q"
+        );
+        assert_eq!(
+            absolute_form(&uri("http://u:pw@h:81/p?q")),
+            "http://h:81/p?q"
+        );
+        assert_eq!(absolute_form(&uri("http://u:pw@h")), "http://h/");
+        assert_eq!(absolute_form(&uri("http://h:81/p")), "http://h:81/p");
+        assert_eq!(host_port("u:pw@h:81"), "h:81");
+        assert_eq!(host_port("h:81"), "h:81");
     }
 }

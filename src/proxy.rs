@@ -11,7 +11,8 @@ use ureq_proto::client::Call;
 
 use crate::error::{Error, Result};
 use crate::exchange::{self, RecvBuf, ReqBody};
-use crate::netloc::{Netloc, Scheme};
+use crate::netloc::{self, Netloc, Scheme};
+use crate::no_proxy::NoProxy;
 use crate::transport::Io;
 
 /// Response head limit for a proxy's answer to CONNECT.
@@ -39,7 +40,7 @@ impl Proxy {
     /// Parses `http://[user:pass@]host[:port]` (port 3128 by default, as squid's).
     pub fn parse(url: &str) -> Result<Proxy> {
         let bad = |reason| Error::InvalidUrl {
-            url: redact(url).into(),
+            url: netloc::redact_str(url).into(),
             reason,
         };
         let with_scheme = if url.contains("://") {
@@ -99,9 +100,8 @@ impl Proxy {
 pub(crate) struct Proxies {
     http: Option<Arc<Proxy>>,
     https: Option<Arc<Proxy>>,
-    /// Hosts reached directly: exact names, `.suffix`/`suffix` for a domain and its
-    /// subdomains, IP addresses, or `*` for all.
-    no_proxy: Vec<String>,
+    /// Hosts reached directly.
+    no_proxy: NoProxy,
 }
 
 impl Proxies {
@@ -111,29 +111,40 @@ impl Proxies {
         Proxies {
             http: Some(proxy.clone()),
             https: Some(proxy),
-            no_proxy: Vec::new(),
+            no_proxy: NoProxy::default(),
         }
     }
 
-    /// From `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` (either case).
+    /// From `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`, as documented
+    /// on [`ClientBuilder::proxy_from_env`](crate::ClientBuilder::proxy_from_env).
     pub fn from_env() -> Result<Proxies> {
-        let var = |name: &str| {
-            std::env::var(name)
-                .or_else(|_| std::env::var(name.to_ascii_lowercase()))
-                .ok()
-                .filter(|v| !v.trim().is_empty())
-        };
-        let parse = |v: Option<String>| v.map(|v| Proxy::parse(v.trim()).map(Arc::new)).transpose();
-        let all = parse(var("ALL_PROXY"))?;
-        let https = parse(var("HTTPS_PROXY"))?.or_else(|| all.clone());
-        let http = parse(var("HTTP_PROXY"))?.or(all);
-        let no_proxy = var("NO_PROXY")
-            .map(|v| {
-                v.split(',')
-                    .map(|s| s.trim().to_ascii_lowercase())
-                    .filter(|s| !s.is_empty())
-                    .collect()
+        // Not valid UTF-8: replaced characters, so a set variable stays set.
+        Proxies::from_vars(|name| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned()))
+    }
+
+    /// As [`from_env`](Self::from_env), with `get` reading the variables: tests
+    /// pass a table instead of changing the process environment.
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Proxies> {
+        // The first of these names that is set and not blank, and which one it is.
+        let var = |names: &[&'static str]| {
+            names.iter().find_map(|&name| {
+                get(name)
+                    .filter(|v| !v.trim().is_empty())
+                    .map(|v| (name, v))
             })
+        };
+        // httpoxy: a CGI server passes a request's `Proxy:` header to the program
+        // as HTTP_PROXY. Like curl and Go, trust only the lower-case name there.
+        let http_names: &[&str] = if get("REQUEST_METHOD").is_some() {
+            &["http_proxy"]
+        } else {
+            &["HTTP_PROXY", "http_proxy"]
+        };
+        let all = env_proxy(var(&["ALL_PROXY", "all_proxy"]))?;
+        let https = env_proxy(var(&["HTTPS_PROXY", "https_proxy"]))?.or_else(|| all.clone());
+        let http = env_proxy(var(http_names))?.or(all);
+        let no_proxy = var(&["NO_PROXY", "no_proxy"])
+            .map(|(_, list)| NoProxy::parse(&list))
             .unwrap_or_default();
         Ok(Proxies {
             http,
@@ -148,23 +159,28 @@ impl Proxies {
             Scheme::Http => self.http.as_ref(),
             Scheme::Https => self.https.as_ref(),
         }?;
-        let bypass = self.no_proxy.iter().any(|rule| {
-            let rule = rule.trim_start_matches("*.");
-            let (rule_host, rule_port) = match rule.rsplit_once(':') {
-                Some((h, p)) if !h.contains(':') => (h, p.parse::<u16>().ok()),
-                _ => (rule, None),
-            };
-            let rule_host = rule_host.trim_start_matches('.');
-            rule == "*"
-                || (rule_port.is_none_or(|p| p == netloc.port)
-                    && (*netloc.host == *rule_host
-                        || netloc
-                            .host
-                            .strip_suffix(rule_host)
-                            .is_some_and(|rest| rest.ends_with('.'))))
-        });
-        (!bypass).then_some(proxy)
+        (!self.no_proxy.matches(netloc)).then_some(proxy)
     }
+}
+
+/// A proxy named by an environment variable. Another scheme than `http://` (a
+/// `socks5://` meant for other programs, an `https://` proxy) is not an error but
+/// no proxy, with a debug log: only a proxy set in code fails the build for it.
+fn env_proxy(var: Option<(&str, String)>) -> Result<Option<Arc<Proxy>>> {
+    let Some((name, value)) = var else {
+        return Ok(None);
+    };
+    let value = value.trim();
+    if let Some((scheme, _)) = value.split_once("://") {
+        if !scheme.eq_ignore_ascii_case("http") {
+            debug!(
+                "ignoring {name}={}: only http:// proxies are supported",
+                netloc::redact_str(value)
+            );
+            return Ok(None);
+        }
+    }
+    Proxy::parse(value).map(|p| Some(Arc::new(p)))
 }
 
 /// Opens a CONNECT tunnel to `target` through the proxy `io` is connected to. What
@@ -202,15 +218,6 @@ pub(crate) fn tunnel(io: &mut Io, proxy: &Proxy, target: &Netloc) -> Result<()> 
         proxy.netloc.authority()
     );
     Ok(())
-}
-
-/// A proxy URL with any password hidden, for errors and logs.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}***@{}", &url[..s + 3], &url[at + 1..]),
-        (None, Some(at)) => format!("***@{}", &url[at + 1..]),
-        _ => url.to_string(),
-    }
 }
 
 fn percent_decode(s: &str) -> String {
@@ -293,11 +300,7 @@ mod tests {
     #[test]
     fn no_proxy_rules_bypass_matching_hosts() {
         let mut proxies = Proxies::all(Proxy::parse("http://p:1").unwrap());
-        proxies.no_proxy = vec![
-            "internal.lan".into(),
-            ".corp".into(),
-            "10.0.0.1:8443".into(),
-        ];
+        proxies.no_proxy = NoProxy::parse("internal.lan, .corp, 10.0.0.1:8443");
         assert!(proxies
             .for_netloc(&netloc("https://api.example.com/"))
             .is_some());
@@ -313,9 +316,81 @@ mod tests {
             .for_netloc(&netloc("https://10.0.0.1:8443/"))
             .is_none());
         assert!(proxies.for_netloc(&netloc("https://10.0.0.1/")).is_some());
-        proxies.no_proxy = vec!["*".into()];
+        proxies.no_proxy = NoProxy::parse("*");
         assert!(proxies
             .for_netloc(&netloc("https://api.example.com/"))
             .is_none());
+    }
+
+    /// A variable table for [`Proxies::from_vars`].
+    fn vars(table: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let table: Vec<(String, String)> = table
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| {
+            table
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        }
+    }
+
+    fn proxy_for(table: &[(&str, &str)], url: &str) -> Option<String> {
+        let proxies = Proxies::from_vars(vars(table)).unwrap();
+        proxies
+            .for_netloc(&netloc(url))
+            .map(|p| p.netloc.authority())
+    }
+
+    #[test]
+    fn uppercase_http_proxy_is_ignored_in_a_cgi_program() {
+        // httpoxy: a CGI server turns a request's `Proxy:` header into HTTP_PROXY.
+        let cgi = [("HTTP_PROXY", "http://evil:1"), ("REQUEST_METHOD", "GET")];
+        assert_eq!(proxy_for(&cgi, "http://a.example/"), None);
+        let lower = [("http_proxy", "http://p:1"), ("REQUEST_METHOD", "GET")];
+        assert_eq!(
+            proxy_for(&lower, "http://a.example/").as_deref(),
+            Some("p:1")
+        );
+        let plain = [("HTTP_PROXY", "http://p:1")];
+        assert_eq!(
+            proxy_for(&plain, "http://a.example/").as_deref(),
+            Some("p:1")
+        );
+    }
+
+    #[test]
+    fn unsupported_proxy_scheme_in_the_environment_is_ignored() {
+        let socks = [("ALL_PROXY", "socks5://user:pw@p:1080")];
+        assert_eq!(proxy_for(&socks, "https://a.example/"), None);
+        assert_eq!(proxy_for(&socks, "http://a.example/"), None);
+        let mixed = [
+            ("ALL_PROXY", "socks5h://p:1080"),
+            ("HTTPS_PROXY", "http://p:1"),
+            ("http_proxy", "https://p:2"),
+        ];
+        assert_eq!(
+            proxy_for(&mixed, "https://a.example/").as_deref(),
+            Some("p:1")
+        );
+        assert_eq!(proxy_for(&mixed, "http://a.example/"), None);
+        // Set in code, the same URL is a mistake to report.
+        assert!(Proxy::parse("socks5://p:1080").is_err());
+    }
+
+    #[test]
+    fn empty_uppercase_variable_does_not_hide_the_lowercase_one() {
+        let table = [
+            ("HTTPS_PROXY", ""),
+            ("https_proxy", "http://p:1"),
+            ("NO_PROXY", " "),
+            ("no_proxy", "internal.lan"),
+        ];
+        assert_eq!(
+            proxy_for(&table, "https://a.example/").as_deref(),
+            Some("p:1")
+        );
+        assert_eq!(proxy_for(&table, "https://internal.lan/"), None);
     }
 }

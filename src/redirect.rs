@@ -3,6 +3,7 @@
 use http::{header, HeaderMap, Method, StatusCode, Uri};
 
 use crate::error::{Error, Result};
+use crate::netloc::{Netloc, Redacted};
 
 /// Default number of redirects followed before [`Error::TooManyRedirects`].
 pub const DEFAULT_MAX_REDIRECTS: u32 = 10;
@@ -22,8 +23,12 @@ pub(crate) fn keeps_method(status: StatusCode, method: &Method) -> bool {
     }
 }
 
-/// Headers that must not follow a redirect to another host.
-const CREDENTIALS: [header::HeaderName; 3] = [
+/// Caller-set headers dropped on a redirect to another origin (scheme, host or
+/// port): credentials meant for the first server, and a `Host` naming it (each hop
+/// then gets its own, from its URL). Keep in step with the docs of
+/// [`ClientBuilder::redirects`](crate::ClientBuilder::redirects) and the README.
+const ORIGIN_BOUND: [header::HeaderName; 4] = [
+    header::HOST,
     header::AUTHORIZATION,
     header::COOKIE,
     header::PROXY_AUTHORIZATION,
@@ -36,12 +41,11 @@ const BODY_HEADERS: [header::HeaderName; 3] = [
     header::TRANSFER_ENCODING,
 ];
 
-/// Adjusts headers for the next hop: credentials dropped when the host (or port, or
-/// scheme) changes, body headers dropped when the body is.
+/// Adjusts headers for the next hop: [`ORIGIN_BOUND`] headers dropped when the
+/// scheme, host or port changes, body headers dropped when the body is.
 pub(crate) fn next_headers(headers: &mut HeaderMap, from: &Uri, to: &Uri, keeps_body: bool) {
-    let same_origin = from.scheme() == to.scheme() && from.authority() == to.authority();
-    if !same_origin {
-        for h in &CREDENTIALS {
+    if !same_origin(from, to) {
+        for h in &ORIGIN_BOUND {
             headers.remove(h);
         }
     }
@@ -49,6 +53,15 @@ pub(crate) fn next_headers(headers: &mut HeaderMap, from: &Uri, to: &Uri, keeps_
         for h in &BODY_HEADERS {
             headers.remove(h);
         }
+    }
+}
+
+/// Same scheme, host (any case) and port (a default one named or not); userinfo
+/// aside, as a credential it is only ever sent with a URL that names it.
+fn same_origin(from: &Uri, to: &Uri) -> bool {
+    match (Netloc::from_uri(from), Netloc::from_uri(to)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
     }
 }
 
@@ -88,8 +101,8 @@ pub(crate) fn target(base: &Uri, location: &str, host: &str) -> Result<Uri> {
         Some(s) if s.eq_ignore_ascii_case("http") => {
             if base_scheme.eq_ignore_ascii_case("https") {
                 Err(Error::InsecureRedirect {
-                    from: base.to_string().into(),
-                    to: uri.to_string().into(),
+                    from: Redacted(base).to_string().into(),
+                    to: Redacted(&uri).to_string().into(),
                 })
             } else {
                 Ok(uri)
@@ -204,6 +217,25 @@ mod tests {
         assert_eq!(h.len(), 2);
         next_headers(&mut h, &a, &b, true);
         assert!(h.is_empty());
+    }
+
+    #[test]
+    fn origin_is_scheme_host_and_port() {
+        let same = |a: &str, b: &str| same_origin(&a.parse().unwrap(), &b.parse().unwrap());
+        assert!(same("https://a.example/x", "https://A.EXAMPLE:443/y"));
+        assert!(same("http://u:p@a.example/x", "http://a.example:80/y"));
+        assert!(!same("http://a.example/", "https://a.example/"));
+        assert!(!same("https://a.example/", "https://a.example:8443/"));
+        assert!(!same("https://localhost:8/", "https://127.0.0.1:8/"));
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, "a.example".parse().unwrap());
+        h.insert(header::PROXY_AUTHORIZATION, "Basic x".parse().unwrap());
+        h.insert(header::ACCEPT, "*/*".parse().unwrap());
+        let a: Uri = "http://a.example/".parse().unwrap();
+        next_headers(&mut h, &a, &"http://a.example/z".parse().unwrap(), true);
+        assert_eq!(h.len(), 3);
+        next_headers(&mut h, &a, &"https://a.example/".parse().unwrap(), true);
+        assert_eq!(h.keys().collect::<Vec<_>>(), [header::ACCEPT]);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use ureq_proto::BodyMode;
 use crate::client::Inner;
 use crate::error::{Error, Result};
 use crate::exchange;
+use crate::netloc;
 use crate::pool::{Conn, ConnectionKind};
 
 /// Default limit of [`Response::into_string`] and [`Response::into_vec`]: 1 MiB, far
@@ -72,7 +73,7 @@ impl Response {
             status: parts.status,
             version: parts.version,
             headers: parts.headers,
-            url,
+            url: netloc::without_password(url),
             body,
             connection,
         }
@@ -104,7 +105,11 @@ impl Response {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// The URL that answered (after redirects).
+    /// The URL that answered (after redirects). A password in its `user:password@`
+    /// part is replaced by `***` (a userinfo without a password, often a token,
+    /// is `***` whole), so that this URL is safe to log or show; the user name and
+    /// everything else are as sent. To request it again with credentials, use the
+    /// URL you built, or set `Authorization` yourself.
     pub fn url(&self) -> &Uri {
         &self.url
     }
@@ -126,7 +131,7 @@ impl Response {
         let host = self
             .url
             .authority()
-            .map(|a| a.to_string())
+            .map(|a| netloc::host_port(a.as_str()).to_string())
             .unwrap_or_default();
         let bytes = self.into_vec_limited(limit)?;
         String::from_utf8(bytes).map_err(|e| Error::protocol(&host, e))

@@ -1,5 +1,5 @@
 //! HTTP proxies: https through a CONNECT tunnel (TLS end to end), http in absolute
-//! form, credentials, refusals, the environment variables.
+//! form, credentials, refusals (the environment: tests/proxy_env.rs).
 
 mod support;
 
@@ -116,30 +116,4 @@ fn bad_proxy_url_is_reported_at_build_without_the_password() {
         .unwrap_err();
     assert!(matches!(err, Error::InvalidUrl { .. }), "{err}");
     assert!(!err.to_string().contains("hunter2"), "{err}");
-}
-
-#[test]
-fn environment_proxy_applies_except_for_no_proxy_hosts() {
-    let (pki, server) = pki_and_https(|_| Reply::ok(b"ok"));
-    let proxy = Proxy::start(ProxyOptions::default());
-    // Only this test in this binary reads the environment.
-    std::env::set_var("HTTPS_PROXY", proxy.url());
-    std::env::set_var("NO_PROXY", "127.0.0.1");
-    let client = trusting(&pki).proxy_from_env().build().unwrap();
-    std::env::remove_var("HTTPS_PROXY");
-    std::env::remove_var("NO_PROXY");
-    client
-        .get(&server.url("/"))
-        .call()
-        .unwrap()
-        .into_string()
-        .unwrap();
-    assert_eq!(proxy.tunnels(), 1);
-    client
-        .get(&server.url_with_host("127.0.0.1", "/"))
-        .call()
-        .unwrap()
-        .into_string()
-        .unwrap();
-    assert_eq!(proxy.tunnels(), 1, "NO_PROXY host went direct");
 }

@@ -2,7 +2,10 @@
 
 mod support;
 
-use support::{client_trusting, pki_and_https, Reply, Server};
+use std::net::Ipv4Addr;
+use std::sync::{Arc, OnceLock};
+
+use support::{client_trusting, pki_and_https, Reply, Server, SERVER_NAMES};
 use tinyhttps::{Client, Error};
 
 fn redirect(code: u16, to: &str) -> Reply {
@@ -86,6 +89,109 @@ fn credentials_are_dropped_when_the_host_changes_and_kept_when_it_does_not() {
     assert_eq!(stayed.target, "/landing");
     assert_eq!(stayed.header("authorization"), Some("Bearer device-token"));
     assert_eq!(stayed.header("cookie"), Some("session=1"));
+}
+
+#[test]
+fn credentials_are_dropped_when_only_the_host_name_changes() {
+    // One server, two names from its certificate: the port stays, the origin does not.
+    let (first, second) = (SERVER_NAMES[0], SERVER_NAMES[1]);
+    let (pki, server) = pki_and_https(move |r| match r.target.as_str() {
+        "/away" => {
+            let port = r.header("host").and_then(|h| h.rsplit(':').next());
+            redirect(302, &format!("https://{second}:{}/landing", port.unwrap()))
+        }
+        "/stay" => redirect(302, "/landing"),
+        _ => Reply::ok(b"landed"),
+    });
+    let client = Client::builder()
+        .tls(support::trust(&pki))
+        .resolve(first, server.port(), Ipv4Addr::LOCALHOST.into())
+        .build()
+        .unwrap();
+    for path in ["/away", "/stay"] {
+        let resp = client
+            .get(&server.url_with_host(first, path))
+            .header("Authorization", "Bearer device-token")
+            .header("Cookie", "session=1")
+            .call()
+            .unwrap();
+        assert_eq!(resp.into_string().unwrap(), "landed");
+    }
+    // Credentials from the URL's userinfo stay with that URL too.
+    let with_user = server.url_with_host(&format!("user:pw@{first}"), "/away");
+    let resp = client.get(&with_user).call().unwrap();
+    assert_eq!(resp.into_string().unwrap(), "landed");
+
+    let seen = server.requests();
+    let away = &seen[1];
+    let second_host = format!("{second}:{}", server.port());
+    assert_eq!(away.header("host"), Some(&*second_host));
+    assert_eq!(away.header("authorization"), None);
+    assert_eq!(away.header("cookie"), None);
+    let stayed = &seen[3];
+    assert_eq!(stayed.target, "/landing");
+    assert_eq!(stayed.header("authorization"), Some("Bearer device-token"));
+    assert_eq!(stayed.header("cookie"), Some("session=1"));
+    assert!(seen[4].header("authorization").is_some());
+    assert_eq!(seen[5].header("host"), Some(&*second_host));
+    assert_eq!(seen[5].header("authorization"), None);
+}
+
+/// A plain server that redirects `/away` to `/landing` on itself, named `to_host`,
+/// and `/stay` to `/landing` (same origin).
+fn redirecting_to_itself_as(to_host: &'static str) -> Server {
+    let port = Arc::new(OnceLock::new());
+    let known = port.clone();
+    let server = Server::http(move |r| match r.target.as_str() {
+        "/away" => {
+            let port: &u16 = known.get().unwrap();
+            redirect(302, &format!("http://{to_host}:{port}/landing"))
+        }
+        "/stay" => redirect(302, "/landing"),
+        _ => Reply::ok(b"landed"),
+    });
+    port.set(server.port()).unwrap();
+    server
+}
+
+#[test]
+fn caller_host_header_is_recomputed_when_the_host_name_changes() {
+    let server = redirecting_to_itself_as("localhost");
+    let client = Client::builder()
+        .resolve("localhost", server.port(), Ipv4Addr::LOCALHOST.into())
+        .build()
+        .unwrap();
+    for path in ["/away", "/stay"] {
+        let resp = client
+            .get(&server.url(path))
+            .header("Host", "a.example")
+            .call()
+            .unwrap();
+        assert_eq!(resp.into_string().unwrap(), "landed");
+    }
+    let hosts: Vec<_> = server
+        .requests()
+        .iter()
+        .map(|r| r.header("host").unwrap_or_default().to_string())
+        .collect();
+    let own = format!("localhost:{}", server.port());
+    assert_eq!(hosts, ["a.example", &own, "a.example", "a.example"]);
+}
+
+#[test]
+fn caller_host_header_is_recomputed_when_the_port_changes() {
+    let other = Server::http(|_| Reply::ok(b"other"));
+    let other_url = other.url("/landing");
+    let home = Server::http(move |_| redirect(302, &other_url));
+    let resp = Client::new()
+        .get(&home.url("/away"))
+        .header("Host", "a.example")
+        .call()
+        .unwrap();
+    assert_eq!(resp.into_string().unwrap(), "other");
+    assert_eq!(home.requests()[0].header("host"), Some("a.example"));
+    let own = format!("127.0.0.1:{}", other.port());
+    assert_eq!(other.requests()[0].header("host"), Some(&*own));
 }
 
 #[test]
