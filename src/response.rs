@@ -161,8 +161,8 @@ impl Response {
 }
 
 /// A response body being read: `impl Read`. `read` returns 0 only at the body's
-/// real end; a body cut short is an error ([`Error::Truncated`] inside the
-/// `io::Error`, see [`Error`]'s docs).
+/// real end (or for an empty buffer, which changes nothing); a body cut short is an
+/// error ([`Error::Truncated`] inside the `io::Error`, see [`Error`]'s docs).
 pub struct Body {
     state: State,
     limit: u64,
@@ -233,6 +233,10 @@ impl Body {
 
 impl Read for Body {
     fn read(&mut self, dst: &mut [u8]) -> io::Result<usize> {
+        if dst.is_empty() {
+            // Not the end of the body: nothing was asked for.
+            return Ok(0);
+        }
         let State::Reading(r) = &mut self.state else {
             return match self.state {
                 State::Failed => Err(io::Error::other("response body failed earlier")),
