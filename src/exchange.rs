@@ -111,16 +111,18 @@ impl RecvBuf {
         }
     }
 
-    /// Reads more bytes, making room first (compact, then grow up to `max`).
-    /// `Ok(None)` when the buffer already holds `max` unconsumed bytes.
+    /// Reads more bytes, making room first (compact, then grow up to `max`, or to
+    /// [`RECV_BUFFER`] if `max` is smaller: the buffer never starts smaller than that).
+    /// `Ok(None)` when the buffer is that large and all of it unconsumed.
     fn fill(&mut self, io: &mut impl Read, max: usize) -> io::Result<Option<usize>> {
+        let max = max.max(RECV_BUFFER);
         if self.end == self.buf.len() {
             if self.start > 0 {
                 self.buf.copy_within(self.start..self.end, 0);
                 self.end -= self.start;
                 self.start = 0;
             } else if self.buf.len() < max {
-                let size = (self.buf.len() * 2).clamp(RECV_BUFFER, max);
+                let size = self.buf.len().saturating_mul(2).clamp(RECV_BUFFER, max);
                 self.buf.resize(size, 0);
             } else {
                 return Ok(None);
@@ -366,6 +368,15 @@ pub(crate) fn recv_response(
             let (used, response) = call
                 .try_response(buf.data(), false)
                 .map_err(|e| head_error(host, e, max_head))?;
+            // The buffer may hold more than the limit (it never starts below
+            // RECV_BUFFER): the limit is checked on the head itself.
+            let incomplete = used == 0 && response.is_none();
+            if used > max_head || (incomplete && buf.data().len() >= max_head) {
+                return Err(Error::HeadersTooLarge {
+                    host: host.into(),
+                    limit: max_head,
+                });
+            }
             buf.consume(used);
             if let Some(response) = response {
                 let next = call
