@@ -15,7 +15,9 @@ use ureq_proto::client::{Call, RecvResponseResult};
 
 use crate::deadline::{Deadline, Timeouts};
 use crate::error::{Error, Result};
-use crate::exchange::{self, ReqBody, DEFAULT_MAX_RESPONSE_HEAD};
+use crate::exchange::{
+    self, ReqBody, DEFAULT_MAX_REQUEST_HEAD, DEFAULT_MAX_RESPONSE_HEAD, SEND_BUFFER,
+};
 use crate::netloc::{Netloc, Scheme};
 use crate::pool::{Conn, ConnectionKind, Pool, PoolKey, PoolLimits};
 use crate::proxy::{self, Proxies, Proxy};
@@ -51,6 +53,14 @@ const MIN_RESPONSE_HEAD: usize = 1024;
 /// Largest accepted response head limit: a connection's receive buffer may grow to
 /// it, so it bounds what a server can make the client hold per connection.
 const MAX_RESPONSE_HEAD: usize = 1024 * 1024;
+
+/// Smallest accepted request head limit: the stack buffer a head is assembled in,
+/// where it costs nothing; a lower limit would save nothing.
+const MIN_REQUEST_HEAD: usize = SEND_BUFFER;
+
+/// Largest accepted request head limit: the send buffer grows to the head's size,
+/// and servers refuse far less (8 to 64 KiB).
+const MAX_REQUEST_HEAD: usize = 1024 * 1024;
 
 /// Largest accepted default body limit: [`Response::into_string`] and
 /// [`Response::into_vec`] hold the whole body in memory, and a device has tens of
@@ -104,6 +114,7 @@ pub(crate) struct Config {
     pub timeouts: Timeouts,
     pub redirects: u32,
     pub max_response_head: usize,
+    pub max_request_head: usize,
     pub body_limit: u64,
     user_agent: HeaderValue,
     resolver: Resolver,
@@ -242,6 +253,7 @@ impl Client {
             trace!("{method} {uri}");
             let host = conn.io.host().clone();
             let max_head = inner.config.max_response_head;
+            let max_request_head = inner.config.max_request_head;
             // Through a proxy, plain http names the whole URL in the request line.
             let absolute = proxy.as_ref().map(|_| uri.to_string());
             let result = exchange::send_request(
@@ -251,6 +263,7 @@ impl Client {
                 &mut body,
                 &host,
                 absolute.as_deref(),
+                max_request_head,
             )
             .and_then(|call| {
                 exchange::recv_response(&mut conn.io, &mut conn.buf, call, &host, max_head)
@@ -443,6 +456,7 @@ pub struct ClientBuilder {
     timeouts: Timeouts,
     redirects: u32,
     max_response_head: usize,
+    max_request_head: usize,
     body_limit: u64,
     user_agent: String,
     resolver: Resolver,
@@ -466,6 +480,7 @@ impl ClientBuilder {
             timeouts: Timeouts::default(),
             redirects: DEFAULT_MAX_REDIRECTS,
             max_response_head: DEFAULT_MAX_RESPONSE_HEAD,
+            max_request_head: DEFAULT_MAX_REQUEST_HEAD,
             body_limit: DEFAULT_BODY_LIMIT,
             user_agent: USER_AGENT.to_string(),
             resolver: Resolver::default(),
@@ -545,6 +560,17 @@ impl ClientBuilder {
     /// accepted 1 KiB to 1 MiB). A larger head is [`Error::HeadersTooLarge`].
     pub fn max_response_header_size(mut self, bytes: usize) -> Self {
         self.max_response_head = bytes;
+        self
+    }
+
+    /// Largest request head, request line and headers, that a request may send
+    /// (default [`DEFAULT_MAX_REQUEST_HEAD`](crate::DEFAULT_MAX_REQUEST_HEAD),
+    /// 64 KiB; accepted 4 KiB to 1 MiB). A head up to 4 KiB is assembled on the
+    /// stack; a larger one (a JWT bearer token, a presigned URL) on the heap. A
+    /// request with a larger head fails with [`Error::InvalidRequest`] ("request
+    /// head is N bytes, above the limit of M") before anything is sent.
+    pub fn max_request_head_size(mut self, bytes: usize) -> Self {
+        self.max_request_head = bytes;
         self
     }
 
@@ -669,6 +695,7 @@ impl ClientBuilder {
                     timeouts: self.timeouts,
                     redirects: self.redirects,
                     max_response_head: self.max_response_head,
+                    max_request_head: self.max_request_head,
                     body_limit: self.body_limit,
                     user_agent,
                     resolver: self.resolver,
@@ -695,11 +722,18 @@ impl ClientBuilder {
         in_range("idle_timeout", self.pool.idle_timeout, time, "")?;
         in_range("redirects", self.redirects, 0..=MAX_REDIRECTS_ALLOWED, "")?;
         let response_head = MIN_RESPONSE_HEAD..=MAX_RESPONSE_HEAD;
+        let request_head = MIN_REQUEST_HEAD..=MAX_REQUEST_HEAD;
         let bytes = " bytes";
         in_range(
             "max_response_header_size",
             self.max_response_head,
             response_head,
+            bytes,
+        )?;
+        in_range(
+            "max_request_head_size",
+            self.max_request_head,
+            request_head,
             bytes,
         )?;
         in_range("body_limit", self.body_limit, 1..=MAX_BODY_LIMIT, bytes)?;
