@@ -4,6 +4,7 @@
 use std::fmt;
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +15,9 @@ use ureq_proto::client::{Call, RecvResponseResult};
 
 use crate::deadline::{Deadline, Timeouts};
 use crate::error::{Error, Result};
-use crate::exchange::{self, ReqBody, DEFAULT_MAX_RESPONSE_HEAD};
+use crate::exchange::{
+    self, ReqBody, DEFAULT_MAX_REQUEST_HEAD, DEFAULT_MAX_RESPONSE_HEAD, SEND_BUFFER,
+};
 use crate::netloc::{self, Netloc, Redacted, Scheme};
 use crate::pool::{Conn, ConnectionKind, Pool, PoolKey, PoolLimits};
 use crate::proxy::{self, Proxies, Proxy};
@@ -32,6 +35,50 @@ const USER_AGENT: &str = concat!("tinyhttps/", env!("CARGO_PKG_VERSION"));
 /// Most body bytes read and thrown away to reuse a connection after a redirect;
 /// beyond that, closing and reconnecting is cheaper.
 const REDIRECT_DRAIN_LIMIT: u64 = 64 * 1024;
+
+/// Longest accepted time limit (each phase, the overall deadline, the idle timeout):
+/// one day. A longer one is a unit mistake (milliseconds given as seconds); a
+/// download that may take longer turns the overall deadline off with
+/// [`ClientBuilder::timeout_overall`]`(None)`, and each phase limit still applies.
+const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Most redirects a client may be set to follow: browsers stop at 20, curl at 50;
+/// a chain longer than 100 is a loop.
+const MAX_REDIRECTS_ALLOWED: u32 = 100;
+
+/// Smallest accepted response head limit: an ordinary server's head (status, date,
+/// server, content type and length, a cookie, CORS headers) takes up to about 1 KiB.
+const MIN_RESPONSE_HEAD: usize = 1024;
+
+/// Largest accepted response head limit: a connection's receive buffer may grow to
+/// it, so it bounds what a server can make the client hold per connection.
+const MAX_RESPONSE_HEAD: usize = 1024 * 1024;
+
+/// Smallest accepted request head limit: the stack buffer a head is assembled in,
+/// where it costs nothing; a lower limit would save nothing.
+const MIN_REQUEST_HEAD: usize = SEND_BUFFER;
+
+/// Largest accepted request head limit: the send buffer grows to the head's size,
+/// and servers refuse far less (8 to 64 KiB).
+const MAX_REQUEST_HEAD: usize = 1024 * 1024;
+
+/// Largest accepted default body limit: [`Response::into_string`] and
+/// [`Response::into_vec`] hold the whole body in memory, and a device has tens of
+/// MiB. Stream larger bodies with [`Response::into_reader`], or pass a larger limit
+/// to [`Response::into_vec_limited`] for one call.
+const MAX_BODY_LIMIT: u64 = 1024 * 1024 * 1024;
+
+/// Most idle connections the pool may be set to keep (per host, and in all): each
+/// holds a socket (the default file limit is 1024) and about 44 KiB, and the pool
+/// scans them linearly.
+const MAX_IDLE_ALLOWED: usize = 1024;
+
+/// Largest accepted TLS config cache: the cache reserves its capacity up front.
+const MAX_TLS_CACHE_SIZE: usize = 1024;
+
+/// Longest accepted `User-Agent`: more than any list of product tokens, and it is
+/// sent with every request.
+const MAX_USER_AGENT: usize = 1024;
 
 /// A blocking HTTP/1.1 and HTTPS client.
 ///
@@ -67,6 +114,7 @@ pub(crate) struct Config {
     pub timeouts: Timeouts,
     pub redirects: u32,
     pub max_response_head: usize,
+    pub max_request_head: usize,
     pub body_limit: u64,
     user_agent: HeaderValue,
     resolver: Resolver,
@@ -205,6 +253,7 @@ impl Client {
             trace!("{method} {}", Redacted(&uri));
             let host = conn.io.host().clone();
             let max_head = inner.config.max_response_head;
+            let max_request_head = inner.config.max_request_head;
             // Through a proxy, plain http names the whole URL in the request line.
             let absolute = proxy.as_ref().map(|_| netloc::absolute_form(&uri));
             let result = exchange::send_request(
@@ -214,6 +263,7 @@ impl Client {
                 &mut body,
                 &host,
                 absolute.as_deref(),
+                max_request_head,
             )
             .and_then(|call| {
                 exchange::recv_response(&mut conn.io, &mut conn.buf, call, &host, max_head)
@@ -413,6 +463,7 @@ pub struct ClientBuilder {
     timeouts: Timeouts,
     redirects: u32,
     max_response_head: usize,
+    max_request_head: usize,
     body_limit: u64,
     user_agent: String,
     resolver: Resolver,
@@ -436,6 +487,7 @@ impl ClientBuilder {
             timeouts: Timeouts::default(),
             redirects: DEFAULT_MAX_REDIRECTS,
             max_response_head: DEFAULT_MAX_RESPONSE_HEAD,
+            max_request_head: DEFAULT_MAX_REQUEST_HEAD,
             body_limit: DEFAULT_BODY_LIMIT,
             user_agent: USER_AGENT.to_string(),
             resolver: Resolver::default(),
@@ -450,6 +502,9 @@ impl ClientBuilder {
     /// The overall deadline of each request, from connect to the last body byte
     /// (default [`DEFAULT_TIMEOUT_OVERALL`](crate::DEFAULT_TIMEOUT_OVERALL)). Also
     /// caps every phase timeout at this value.
+    ///
+    /// Every time limit must be above zero and at most one day, else
+    /// [`build`](Self::build) fails with [`Error::Config`].
     pub fn timeout(mut self, timeout: Duration) -> Self {
         let t = &mut self.timeouts;
         t.overall = Some(timeout);
@@ -461,41 +516,47 @@ impl ClientBuilder {
 
     /// The overall deadline alone, without touching the phase limits; `None` turns it
     /// off (each phase keeps its own limit, so nothing waits forever: a long
-    /// download then runs as long as data keeps coming).
+    /// download then runs as long as data keeps coming). `Some` accepts above zero
+    /// to one day.
     pub fn timeout_overall(mut self, timeout: Option<Duration>) -> Self {
         self.timeouts.overall = timeout;
         self
     }
 
     /// DNS resolution plus TCP connect (default
-    /// [`DEFAULT_TIMEOUT_CONNECT`](crate::DEFAULT_TIMEOUT_CONNECT)).
+    /// [`DEFAULT_TIMEOUT_CONNECT`](crate::DEFAULT_TIMEOUT_CONNECT); above zero, at
+    /// most one day).
     pub fn timeout_connect(mut self, timeout: Duration) -> Self {
         self.timeouts.connect = timeout;
         self
     }
 
     /// The TLS handshake (default
-    /// [`DEFAULT_TIMEOUT_HANDSHAKE`](crate::DEFAULT_TIMEOUT_HANDSHAKE)).
+    /// [`DEFAULT_TIMEOUT_HANDSHAKE`](crate::DEFAULT_TIMEOUT_HANDSHAKE); above zero,
+    /// at most one day).
     pub fn timeout_handshake(mut self, timeout: Duration) -> Self {
         self.timeouts.handshake = timeout;
         self
     }
 
     /// Longest wait for the next response bytes (default
-    /// [`DEFAULT_TIMEOUT_READ`](crate::DEFAULT_TIMEOUT_READ)).
+    /// [`DEFAULT_TIMEOUT_READ`](crate::DEFAULT_TIMEOUT_READ); above zero, at most
+    /// one day).
     pub fn timeout_read(mut self, timeout: Duration) -> Self {
         self.timeouts.read = timeout;
         self
     }
 
     /// Longest wait for a socket write to make progress (default
-    /// [`DEFAULT_TIMEOUT_WRITE`](crate::DEFAULT_TIMEOUT_WRITE)).
+    /// [`DEFAULT_TIMEOUT_WRITE`](crate::DEFAULT_TIMEOUT_WRITE); above zero, at most
+    /// one day).
     pub fn timeout_write(mut self, timeout: Duration) -> Self {
         self.timeouts.write = timeout;
         self
     }
 
-    /// How many redirects to follow (default 10); 0 returns 3xx responses as they are.
+    /// How many redirects to follow (default 10, at most 100); 0 returns 3xx
+    /// responses as they are.
     ///
     /// A redirect from `https` to `http` is refused ([`Error::InsecureRedirect`]).
     /// When a redirect changes the origin (scheme, host name or port), the headers
@@ -510,20 +571,34 @@ impl ClientBuilder {
         self
     }
 
-    /// Largest accepted response head, status line and headers (default 64 KiB).
+    /// Largest accepted response head, status line and headers (default
+    /// [`DEFAULT_MAX_RESPONSE_HEAD`](crate::DEFAULT_MAX_RESPONSE_HEAD), 64 KiB;
+    /// accepted 1 KiB to 1 MiB). A larger head is [`Error::HeadersTooLarge`].
     pub fn max_response_header_size(mut self, bytes: usize) -> Self {
         self.max_response_head = bytes;
         self
     }
 
+    /// Largest request head, request line and headers, that a request may send
+    /// (default [`DEFAULT_MAX_REQUEST_HEAD`](crate::DEFAULT_MAX_REQUEST_HEAD),
+    /// 64 KiB; accepted 4 KiB to 1 MiB). A head up to 4 KiB is assembled on the
+    /// stack; a larger one (a JWT bearer token, a presigned URL) on the heap. A
+    /// request with a larger head fails with [`Error::InvalidRequest`] ("request
+    /// head is N bytes, above the limit of M") before anything is sent.
+    pub fn max_request_head_size(mut self, bytes: usize) -> Self {
+        self.max_request_head = bytes;
+        self
+    }
+
     /// Default limit of [`Response::into_string`] and [`Response::into_vec`]
-    /// (default [`DEFAULT_BODY_LIMIT`], 1 MiB).
+    /// (default [`DEFAULT_BODY_LIMIT`], 1 MiB; accepted 1 byte to 1 GiB).
     pub fn body_limit(mut self, bytes: u64) -> Self {
         self.body_limit = bytes;
         self
     }
 
-    /// The `User-Agent` header sent when a request sets none.
+    /// The `User-Agent` header sent when a request sets none: a valid header value
+    /// of 1 to 1024 bytes.
     pub fn user_agent(mut self, value: &str) -> Self {
         self.user_agent = value.to_string();
         self
@@ -580,19 +655,21 @@ impl ClientBuilder {
         self
     }
 
-    /// Idle connections kept per host (default 2); 0 turns pooling off.
+    /// Idle connections kept per host (default 2, at most 1024); 0 turns pooling off.
     pub fn max_idle_per_host(mut self, n: usize) -> Self {
         self.pool.max_idle_per_host = n;
         self
     }
 
-    /// Idle connections kept in all (default 16).
+    /// Idle connections kept in all (default 16, at most 1024); 0 turns pooling off.
     pub fn max_idle(mut self, n: usize) -> Self {
         self.pool.max_idle = n;
         self
     }
 
-    /// How long a connection may sit idle and still be reused (default 30 s).
+    /// How long a connection may sit idle and still be reused (default 30 s; above
+    /// zero, at most one day: turn pooling off with
+    /// [`max_idle_per_host`](Self::max_idle_per_host)`(0)`).
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.pool.idle_timeout = timeout;
         self
@@ -613,8 +690,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Capacity of the per-netloc TLS config cache (default 8); 0 builds a config for
-    /// every new connection (sessions still resume: they live with the policy).
+    /// Capacity of the per-netloc TLS config cache (default 8, at most 1024); 0 builds
+    /// a config for every new connection (sessions still resume: they live with the
+    /// policy).
     pub fn tls_cache_size(mut self, n: usize) -> Self {
         self.tls_cache_size = n;
         self
@@ -622,21 +700,19 @@ impl ClientBuilder {
 
     /// Checks the settings and builds the client. Root certificate files are read
     /// when first needed, not here.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a setting out of its range (named in the message, with
+    /// the accepted range; each setter says its range), a bad proxy URL or TLS rule
+    /// pattern, or unusable TLS settings.
     pub fn build(self) -> Result<Client> {
-        let t = &self.timeouts;
-        if [
-            t.connect,
-            t.handshake,
-            t.read,
-            t.write,
-            t.overall.unwrap_or(Duration::MAX),
-        ]
-        .contains(&Duration::ZERO)
-        {
-            return Err(Error::config("a timeout of zero would fail every request"));
-        }
-        let user_agent = HeaderValue::from_str(&self.user_agent)
-            .map_err(|_| Error::config("user agent is not a valid header value"))?;
+        self.check_limits()?;
+        let user_agent = HeaderValue::from_str(&self.user_agent).map_err(|_| {
+            Error::config(format_args!(
+                "user_agent is not a valid header value: accepted visible ASCII \
+                 and spaces, 1 to {MAX_USER_AGENT} bytes"
+            ))
+        })?;
         let rules = self
             .tls_rules
             .into_iter()
@@ -650,6 +726,7 @@ impl ClientBuilder {
                     timeouts: self.timeouts,
                     redirects: self.redirects,
                     max_response_head: self.max_response_head,
+                    max_request_head: self.max_request_head,
                     body_limit: self.body_limit,
                     user_agent,
                     resolver: self.resolver,
@@ -661,4 +738,69 @@ impl ClientBuilder {
             }),
         })
     }
+
+    /// Checks every number against its accepted range.
+    fn check_limits(&self) -> Result<()> {
+        let t = &self.timeouts;
+        let time = Duration::from_nanos(1)..=MAX_TIMEOUT;
+        if let Some(overall) = t.overall {
+            in_range("timeout/timeout_overall", overall, time.clone(), "")?;
+        }
+        in_range("timeout_connect", t.connect, time.clone(), "")?;
+        in_range("timeout_handshake", t.handshake, time.clone(), "")?;
+        in_range("timeout_read", t.read, time.clone(), "")?;
+        in_range("timeout_write", t.write, time.clone(), "")?;
+        in_range("idle_timeout", self.pool.idle_timeout, time, "")?;
+        in_range("redirects", self.redirects, 0..=MAX_REDIRECTS_ALLOWED, "")?;
+        let response_head = MIN_RESPONSE_HEAD..=MAX_RESPONSE_HEAD;
+        let request_head = MIN_REQUEST_HEAD..=MAX_REQUEST_HEAD;
+        let bytes = " bytes";
+        in_range(
+            "max_response_header_size",
+            self.max_response_head,
+            response_head,
+            bytes,
+        )?;
+        in_range(
+            "max_request_head_size",
+            self.max_request_head,
+            request_head,
+            bytes,
+        )?;
+        in_range("body_limit", self.body_limit, 1..=MAX_BODY_LIMIT, bytes)?;
+        let idle = 0..=MAX_IDLE_ALLOWED;
+        in_range(
+            "max_idle_per_host",
+            self.pool.max_idle_per_host,
+            idle.clone(),
+            "",
+        )?;
+        in_range("max_idle", self.pool.max_idle, idle, "")?;
+        in_range(
+            "tls_cache_size",
+            self.tls_cache_size,
+            0..=MAX_TLS_CACHE_SIZE,
+            "",
+        )?;
+        let ua = self.user_agent.len();
+        in_range("user_agent length", ua, 1..=MAX_USER_AGENT, bytes)
+    }
+}
+
+/// [`Error::Config`] naming `setting`, its value and the accepted range, unless
+/// `value` is in `range`.
+fn in_range<T: PartialOrd + fmt::Debug>(
+    setting: &str,
+    value: T,
+    range: RangeInclusive<T>,
+    unit: &str,
+) -> Result<()> {
+    if range.contains(&value) {
+        return Ok(());
+    }
+    Err(Error::config(format_args!(
+        "{setting} = {value:?}{unit} is out of range: accepted {:?} to {:?}{unit}",
+        range.start(),
+        range.end()
+    )))
 }

@@ -9,7 +9,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::time::Duration;
 
 use http::Response;
-use ureq_proto::client::state::{Await100, Prepare, RecvBody, RecvResponse, SendBody};
+use ureq_proto::client::state::{Await100, Prepare, RecvBody, RecvResponse, SendBody, SendRequest};
 use ureq_proto::client::{
     Await100Result, Call, RecvBodyResult, RecvResponseResult, SendRequestResult,
 };
@@ -17,9 +17,21 @@ use ureq_proto::BodyMode;
 
 use crate::error::{Error, Result};
 
-/// Bytes of request head (and small body) assembled before the first write. Every
-/// ordinary REST request fits, so it leaves in one `write` and one TLS record.
+/// Bytes of request head (and small body) assembled on the stack before the first
+/// write. Every ordinary REST request fits, so it leaves in one `write` and one TLS
+/// record, with no heap allocation; a larger head (a JWT, a presigned URL) is
+/// assembled on the heap instead, up to the client's request head limit.
 pub(crate) const SEND_BUFFER: usize = 4 * 1024;
+
+/// Default limit on the request head (request line + headers), in bytes: room for
+/// the largest tokens and presigned URLs seen in practice (a few KiB to 16 KiB), and
+/// more than most servers accept (nginx, Apache: 8 KiB per line by default). Set it
+/// with [`ClientBuilder::max_request_head_size`](crate::ClientBuilder::max_request_head_size).
+pub const DEFAULT_MAX_REQUEST_HEAD: usize = 64 * 1024;
+
+/// The last chunk of a chunked body: it must fit the output in one piece, or
+/// ureq-proto drops it (and the server waits for the body's end forever).
+const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 
 /// Bytes read from a streamed request body per write: one TLS record's worth.
 const UPLOAD_CHUNK: usize = 16 * 1024;
@@ -112,16 +124,18 @@ impl RecvBuf {
         }
     }
 
-    /// Reads more bytes, making room first (compact, then grow up to `max`).
-    /// `Ok(None)` when the buffer already holds `max` unconsumed bytes.
+    /// Reads more bytes, making room first (compact, then grow up to `max`, or to
+    /// [`RECV_BUFFER`] if `max` is smaller: the buffer never starts smaller than that).
+    /// `Ok(None)` when the buffer is that large and all of it unconsumed.
     fn fill(&mut self, io: &mut impl Read, max: usize) -> io::Result<Option<usize>> {
+        let max = max.max(RECV_BUFFER);
         if self.end == self.buf.len() {
             if self.start > 0 {
                 self.buf.copy_within(self.start..self.end, 0);
                 self.end -= self.start;
                 self.start = 0;
             } else if self.buf.len() < max {
-                let size = (self.buf.len() * 2).clamp(RECV_BUFFER, max);
+                let size = self.buf.len().saturating_mul(2).clamp(RECV_BUFFER, max);
                 self.buf.resize(size, 0);
             } else {
                 return Ok(None);
@@ -149,8 +163,10 @@ fn invalid(e: ureq_proto::Error) -> Error {
     Error::invalid_request(e)
 }
 
-/// Sends the request head and body. The head and a body that fits [`SEND_BUFFER`]
-/// leave in one write.
+/// Sends the request head and body. A head that fits [`SEND_BUFFER`] is assembled
+/// on the stack, a larger one on the heap, up to `max_head` bytes (else
+/// [`Error::InvalidRequest`] naming both sizes, before anything is sent). The head and
+/// as much body as fits the rest of that buffer leave in one write.
 pub(crate) fn send_request(
     io: &mut impl Transport,
     buf: &mut RecvBuf,
@@ -158,18 +174,22 @@ pub(crate) fn send_request(
     body: &mut ReqBody,
     host: &str,
     absolute_target: Option<&str>,
+    max_head: usize,
 ) -> Result<Call<RecvResponse>> {
     let mut call = call.proceed();
-    let mut out = [0u8; SEND_BUFFER];
-    let mut len = call.write(&mut out).map_err(invalid)?;
-    if let Some(target) = absolute_target {
-        len = set_request_target(&mut out, len, target)?;
-    }
-    while !call.can_proceed() {
-        // The head is larger than the buffer: send what is there and go on.
-        write_all(io, &out[..len], host)?;
-        len = call.write(&mut out).map_err(invalid)?;
-    }
+    let mut stack = [0u8; SEND_BUFFER];
+    let mut heap = Vec::new();
+    let head = Head {
+        absolute_target,
+        max: max_head,
+        host,
+    };
+    let len = head.write(&mut call, &mut stack, &mut heap)?;
+    let out: &mut [u8] = if heap.is_empty() {
+        &mut stack
+    } else {
+        &mut heap
+    };
     let next = call
         .proceed()
         .map_err(invalid)?
@@ -179,43 +199,134 @@ pub(crate) fn send_request(
             write_all(io, &out[..len], host)?;
             Ok(call)
         }
-        SendRequestResult::SendBody(call) => send_body(io, call, body, &mut out, len, host),
+        SendRequestResult::SendBody(call) => send_body(io, call, body, out, len, host),
         SendRequestResult::Await100(call) => {
             write_all(io, &out[..len], host)?;
             match await_100(io, buf, call, host)? {
-                Await100Result::SendBody(call) => send_body(io, call, body, &mut out, 0, host),
+                Await100Result::SendBody(call) => send_body(io, call, body, out, 0, host),
                 Await100Result::RecvResponse(call) => Ok(call),
             }
         }
     }
 }
 
-/// Replaces the request-target of the request line at the start of `out[..len]`
-/// (ureq-proto writes origin-form, `/path`) with `target`: the absolute form a proxy
-/// needs for plain http. Returns the new length.
-fn set_request_target(out: &mut [u8], len: usize, target: &str) -> Result<usize> {
-    let too_long = || Error::invalid_request("URL too long for a proxied request");
-    let line_end = out[..len]
-        .iter()
-        .position(|&b| b == b'\n')
-        .ok_or_else(too_long)?;
-    let start = out[..line_end]
-        .iter()
-        .position(|&b| b == b' ')
-        .ok_or_else(too_long)?
-        + 1;
-    let end = start
-        + out[start..line_end]
-            .iter()
-            .position(|&b| b == b' ')
-            .ok_or_else(too_long)?;
-    let new_len = len - (end - start) + target.len();
-    if new_len > out.len() {
-        return Err(too_long());
+/// How to write one request head.
+struct Head<'a> {
+    /// The absolute-form request-target, for a plain http request through a proxy.
+    absolute_target: Option<&'a str>,
+    /// The limit on the head's size, in bytes; at least [`SEND_BUFFER`] (a head that
+    /// fits the stack buffer is never refused).
+    max: usize,
+    /// `host:port`, for errors.
+    host: &'a str,
+}
+
+impl Head<'_> {
+    /// Writes the whole head into `stack`, or, when it does not fit, into `heap` (then
+    /// left non-empty), growing it up to the limit. Returns the head's length.
+    fn write(
+        &self,
+        call: &mut Call<SendRequest>,
+        stack: &mut [u8; SEND_BUFFER],
+        heap: &mut Vec<u8>,
+    ) -> Result<usize> {
+        let mut len = 0;
+        loop {
+            let out: &mut [u8] = if heap.is_empty() { stack } else { heap };
+            // ureq-proto writes whole lines: as many as fit, an error if none does.
+            match call.write(&mut out[len..]) {
+                Ok(n) => len += n,
+                Err(ureq_proto::Error::OutputOverflow) => {}
+                Err(e) => return Err(invalid(e)),
+            }
+            if call.can_proceed() {
+                break;
+            }
+            if out.len() >= self.max {
+                let rest = self.size_of_rest(call, std::mem::take(heap))?;
+                let size = len
+                    .saturating_add(rest)
+                    .saturating_add(self.absolute_growth(call));
+                return Err(self.too_large(size));
+            }
+            let size = out.len().saturating_mul(2).min(self.max);
+            grow(stack, heap, len, size);
+        }
+        let Some(target) = self.absolute_target else {
+            return Ok(len);
+        };
+        let out: &[u8] = if heap.is_empty() { stack } else { heap };
+        let (start, end) = request_target(&out[..len])
+            .ok_or_else(|| Error::invalid_request("request line without a target"))?;
+        let new_len = len - (end - start) + target.len();
+        if new_len > self.max {
+            return Err(self.too_large(new_len));
+        }
+        if new_len > out.len() {
+            let size = out.len().saturating_mul(2).clamp(new_len, self.max);
+            grow(stack, heap, len, size);
+        }
+        let out: &mut [u8] = if heap.is_empty() { stack } else { heap };
+        out.copy_within(end..len, start + target.len());
+        out[start..start + target.len()].copy_from_slice(target.as_bytes());
+        Ok(new_len)
     }
-    out.copy_within(end..len, start + target.len());
-    out[start..start + target.len()].copy_from_slice(target.as_bytes());
-    Ok(new_len)
+
+    /// How many bytes the absolute-form target adds to the origin form ureq-proto
+    /// writes (the path and query, with a `/` before a bare query).
+    fn absolute_growth(&self, call: &Call<SendRequest>) -> usize {
+        let Some(target) = self.absolute_target else {
+            return 0;
+        };
+        let origin = call.uri().path_and_query().map_or("/", |p| p.as_str());
+        let written = origin.len() + usize::from(origin.starts_with('?'));
+        target.len().saturating_sub(written)
+    }
+
+    /// The size of the rest of a head too large to send, to say how large it is:
+    /// written into `scratch` (grown when one line does not fit) and thrown away.
+    fn size_of_rest(&self, call: &mut Call<SendRequest>, mut scratch: Vec<u8>) -> Result<usize> {
+        scratch.resize(scratch.len().max(SEND_BUFFER), 0);
+        let mut size = 0usize;
+        while !call.can_proceed() {
+            match call.write(&mut scratch) {
+                Ok(n) => size = size.saturating_add(n),
+                Err(ureq_proto::Error::OutputOverflow) => {
+                    scratch.resize(scratch.len().saturating_mul(2), 0)
+                }
+                Err(e) => return Err(invalid(e)),
+            }
+        }
+        Ok(size)
+    }
+
+    fn too_large(&self, size: usize) -> Error {
+        Error::invalid_request(format_args!(
+            "request head is {size} bytes, above the limit of {} \
+             (ClientBuilder::max_request_head_size), for {}",
+            self.max, self.host
+        ))
+    }
+}
+
+/// Moves a head of `len` bytes from `stack` to `heap` if it is not there yet, and
+/// makes `heap` `size` bytes long.
+fn grow(stack: &[u8], heap: &mut Vec<u8>, len: usize, size: usize) {
+    if heap.is_empty() {
+        heap.reserve_exact(size);
+        heap.extend_from_slice(&stack[..len]);
+    }
+    heap.resize(size, 0);
+}
+
+/// Where the request-target is in a head that starts with the request line
+/// (`GET /path HTTP/1.1`): the span between the line's first two spaces.
+fn request_target(head: &[u8]) -> Option<(usize, usize)> {
+    let line_end = head.iter().position(|&b| b == b'\n')?;
+    let line = &head[..line_end];
+    let start = line.iter().position(|&b| b == b' ')? + 1;
+    let end = start + line[start..].iter().position(|&b| b == b' ')?;
+    Some((start, end))
 }
 
 /// Waits up to [`CONTINUE_WAIT`] for the server's `100 Continue` (or its refusal).
@@ -265,6 +376,31 @@ fn send_body(
 ) -> Result<Call<RecvResponse>> {
     match body {
         ReqBody::None => {}
+        ReqBody::Bytes(data) if call.is_chunked() => {
+            // Chunked by the caller's `Transfer-Encoding`: every byte goes through
+            // `out` to be framed, which is written out whenever it is full.
+            let mut rest: &[u8] = data;
+            while !rest.is_empty() {
+                // Never an empty input: that would end the body.
+                let max = call.calculate_max_input(out.len() - len).min(rest.len());
+                let (used, n) = match max {
+                    0 => (0, 0),
+                    _ => call.write(&rest[..max], &mut out[len..]).map_err(invalid)?,
+                };
+                if used == 0 && len == 0 {
+                    return Err(Error::invalid_request(
+                        "chunked request body made no progress",
+                    ));
+                }
+                len += n;
+                rest = &rest[used..];
+                if !rest.is_empty() {
+                    // `out` is full.
+                    write_all(io, &out[..len], host)?;
+                    len = 0;
+                }
+            }
+        }
         ReqBody::Bytes(data) => {
             // Head and as much body as fits go in one write; the rest directly from
             // the caller's slice (no copy) in one more write call.
@@ -293,6 +429,10 @@ fn send_body(
         }
     }
     // End of body: the chunked terminator, or nothing for a length-delimited body.
+    if call.is_chunked() && out.len() - len < LAST_CHUNK.len() {
+        write_all(io, &out[..len], host)?;
+        len = 0;
+    }
     let (_, n) = call.write(&[], &mut out[len..]).map_err(invalid)?;
     len += n;
     if len > 0 {
@@ -367,6 +507,15 @@ pub(crate) fn recv_response(
             let (used, response) = call
                 .try_response(buf.data(), false)
                 .map_err(|e| head_error(host, e, max_head))?;
+            // The buffer may hold more than the limit (it never starts below
+            // RECV_BUFFER): the limit is checked on the head itself.
+            let incomplete = used == 0 && response.is_none();
+            if used > max_head || (incomplete && buf.data().len() >= max_head) {
+                return Err(Error::HeadersTooLarge {
+                    host: host.into(),
+                    limit: max_head,
+                });
+            }
             buf.consume(used);
             if let Some(response) = response {
                 let next = call
@@ -485,18 +634,105 @@ pub(crate) fn finish_bodyless(next: RecvResponseResult, buf: &RecvBuf) -> bool {
 mod tests {
     use super::*;
 
+    /// A GET of `path` on `http://h.example` with an `x-big` header of `len` bytes.
+    fn call_with(path: &str, len: usize) -> Call<SendRequest> {
+        let mut request = http::Request::new(());
+        *request.uri_mut() = format!("http://h.example{path}").parse().unwrap();
+        let value = "v".repeat(len).parse().unwrap();
+        request.headers_mut().insert("x-big", value);
+        Call::new(request).unwrap().proceed()
+    }
+
+    /// The head ureq-proto writes for `call_with(path, len)`, in origin form.
+    fn reference(path: &str, len: usize) -> Vec<u8> {
+        let mut out = vec![0u8; len + 1024];
+        let n = call_with(path, len).write(&mut out).unwrap();
+        out.truncate(n);
+        out
+    }
+
+    fn head<'a>(absolute_target: Option<&'a str>, max: usize) -> Head<'a> {
+        Head {
+            absolute_target,
+            max,
+            host: "h.example:80",
+        }
+    }
+
     #[test]
-    fn request_target_is_rewritten_to_absolute_form() {
-        let mut out = [0u8; 64];
+    fn head_that_fits_the_stack_buffer_allocates_nothing() {
+        let expected = reference("/a", 10);
+        let len = 10 + SEND_BUFFER - expected.len();
+        let expected = reference("/a", len);
+        assert_eq!(expected.len(), SEND_BUFFER);
+        let (mut stack, mut heap) = ([0u8; SEND_BUFFER], Vec::new());
+        let mut call = call_with("/a", len);
+        let n = head(None, SEND_BUFFER).write(&mut call, &mut stack, &mut heap);
+        assert_eq!(&stack[..n.unwrap()], expected);
+        assert_eq!(heap.capacity(), 0, "no heap buffer");
+    }
+
+    #[test]
+    fn larger_head_is_assembled_whole_on_the_heap() {
+        for len in [5000, 16_000, 40_000] {
+            let expected = reference("/a", len);
+            let (mut stack, mut heap) = ([0u8; SEND_BUFFER], Vec::new());
+            let mut call = call_with("/a", len);
+            let n = head(None, 64 * 1024).write(&mut call, &mut stack, &mut heap);
+            assert_eq!(&heap[..n.unwrap()], expected, "{len}");
+            assert!(heap.len() <= 64 * 1024);
+            assert!(call.can_proceed());
+        }
+    }
+
+    #[test]
+    fn absolute_form_replaces_the_target_and_may_move_the_head_to_the_heap() {
+        let target = "http://h.example/a?b";
+        for len in [10, 4040, 6000] {
+            let origin = reference("/a?b", len);
+            let mut expected = b"GET http://h.example/a?b".to_vec();
+            expected.extend_from_slice(&origin[b"GET /a?b".len()..]);
+            let (mut stack, mut heap) = ([0u8; SEND_BUFFER], Vec::new());
+            let mut call = call_with("/a?b", len);
+            let n = head(Some(target), 64 * 1024).write(&mut call, &mut stack, &mut heap);
+            let out: &[u8] = if heap.is_empty() { &stack } else { &heap };
+            assert_eq!(&out[..n.unwrap()], expected, "{len}");
+        }
+    }
+
+    #[test]
+    fn head_above_the_limit_is_refused_with_its_exact_size() {
+        let cases = [
+            (None, 5000, 4096),
+            (None, 70_000, 64 * 1024),
+            (Some("http://h.example/a"), 70_000, 64 * 1024),
+            // Fits in origin form; the absolute form tips it over.
+            (
+                Some("http://h.example/a"),
+                5000,
+                reference("/a", 5000).len() + 1,
+            ),
+        ];
+        for (target, len, max) in cases {
+            let growth = target.map_or(0, |t| t.len() - "/a".len());
+            let size = reference("/a", len).len() + growth;
+            let (mut stack, mut heap) = ([0u8; SEND_BUFFER], Vec::new());
+            let mut call = call_with("/a", len);
+            let err = head(target, max)
+                .write(&mut call, &mut stack, &mut heap)
+                .unwrap_err()
+                .to_string();
+            let expected = format!("request head is {size} bytes, above the limit of {max}");
+            assert!(err.contains(&expected), "{err}");
+            assert!(err.contains("h.example:80"), "{err}");
+        }
+    }
+
+    #[test]
+    fn request_target_is_found_between_the_first_two_spaces() {
         let head = b"GET /a?b HTTP/1.1\r\nhost: x\r\n\r\n";
-        out[..head.len()].copy_from_slice(head);
-        let n = set_request_target(&mut out, head.len(), "http://x:81/a?b").unwrap();
-        assert_eq!(
-            &out[..n],
-            b"GET http://x:81/a?b HTTP/1.1\r\nhost: x\r\n\r\n"
-        );
-        let mut small = [0u8; 40];
-        small[..head.len()].copy_from_slice(head);
-        assert!(set_request_target(&mut small, head.len(), &"y".repeat(30)).is_err());
+        assert_eq!(request_target(head), Some((4, 8)));
+        assert_eq!(request_target(b"GET /a HTTP/1.1"), None, "no line end");
+        assert_eq!(request_target(b"GET\r\n"), None);
     }
 }

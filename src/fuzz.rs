@@ -7,7 +7,7 @@ use std::time::Duration;
 use http::Method;
 use ureq_proto::client::{Call, RecvResponseResult};
 
-use crate::exchange::{self, RecvBuf, ReqBody, Transport};
+use crate::exchange::{self, RecvBuf, ReqBody, Transport, DEFAULT_MAX_REQUEST_HEAD};
 
 /// Response head limit used by the harness: small, so that limits are reached.
 const MAX_HEAD: usize = 16 * 1024;
@@ -76,7 +76,16 @@ pub fn exchange(data: &[u8]) -> Option<Vec<u8>> {
     };
     let mut buf = RecvBuf::new();
     let host = "fuzz.example:80";
-    let call = exchange::send_request(&mut io, &mut buf, call, &mut body, host, None).ok()?;
+    let call = exchange::send_request(
+        &mut io,
+        &mut buf,
+        call,
+        &mut body,
+        host,
+        None,
+        DEFAULT_MAX_REQUEST_HEAD,
+    )
+    .ok()?;
     let (_head, next) = exchange::recv_response(&mut io, &mut buf, call, host, MAX_HEAD).ok()?;
     let RecvResponseResult::RecvBody(mut call) = next else {
         exchange::finish_bodyless(next, &buf);

@@ -64,8 +64,10 @@
 //!
 //! # Memory
 //! An idle pooled TLS connection holds about 44 KiB of heap (rustls' buffers plus an
-//! 8 KiB receive buffer); the request head is assembled on the stack. Pool, TLS config
-//! cache and session stores are bounded, whatever the number of hosts.
+//! 8 KiB receive buffer); the request head is assembled on the stack (a head over
+//! 4 KiB, on the heap for that request, up to
+//! [`ClientBuilder::max_request_head_size`]). Pool, TLS config cache and session
+//! stores are bounded, whatever the number of hosts.
 //!
 //! # Features
 //! `webpki-roots` (default): Mozilla's roots compiled in as the default trust store;
@@ -102,7 +104,7 @@ pub use deadline::{
     DEFAULT_TIMEOUT_READ, DEFAULT_TIMEOUT_WRITE,
 };
 pub use error::{Error, Phase, Result};
-pub use exchange::DEFAULT_MAX_RESPONSE_HEAD;
+pub use exchange::{DEFAULT_MAX_REQUEST_HEAD, DEFAULT_MAX_RESPONSE_HEAD};
 pub use http::{HeaderMap, Method, StatusCode, Uri, Version};
 pub use pool::{ConnectionKind, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE, DEFAULT_MAX_IDLE_PER_HOST};
 pub use redirect::DEFAULT_MAX_REDIRECTS;

@@ -10,7 +10,7 @@ use ureq_proto::client::state::Prepare;
 use ureq_proto::client::Call;
 
 use crate::error::{Error, Result};
-use crate::exchange::{self, RecvBuf, ReqBody};
+use crate::exchange::{self, RecvBuf, ReqBody, DEFAULT_MAX_REQUEST_HEAD};
 use crate::netloc::{self, Netloc, Scheme};
 use crate::no_proxy::NoProxy;
 use crate::transport::Io;
@@ -198,7 +198,15 @@ pub(crate) fn tunnel(io: &mut Io, proxy: &Proxy, target: &Netloc) -> Result<()> 
     proxy.authorize(&mut call)?;
     let mut buf = RecvBuf::new();
     let label = format!("proxy {} (CONNECT {authority})", proxy.netloc.authority());
-    let call = exchange::send_request(io, &mut buf, call, &mut ReqBody::None, &label, None)?;
+    let call = exchange::send_request(
+        io,
+        &mut buf,
+        call,
+        &mut ReqBody::None,
+        &label,
+        None,
+        DEFAULT_MAX_REQUEST_HEAD,
+    )?;
     let (head, _) = exchange::recv_response(io, &mut buf, call, &label, MAX_PROXY_HEAD)?;
     let status = head.status();
     if !status.is_success() {

@@ -30,6 +30,11 @@ const DRAIN_LIMIT: u64 = 16 * 1024;
 /// Longest wait for each read of that tail; a slower server loses its connection.
 const DRAIN_WAIT: Duration = Duration::from_millis(100);
 
+/// Most bytes [`Response::into_vec_limited`] reserves up front from a
+/// `Content-Length`: the length is the server's word, and reserving a forged 10 TB
+/// aborts the process. Beyond this the buffer grows as bytes arrive.
+const PREALLOCATE_LIMIT: u64 = 64 * 1024;
+
 /// Whether a response's head allows its connection to be reused after the body. Both
 /// `Transfer-Encoding` and `Content-Length` is a smuggling pattern: the body is read
 /// as chunked (RFC 9112 §6.3) and the connection is then closed, never reused.
@@ -144,14 +149,16 @@ impl Response {
     }
 
     /// The body as bytes, up to `limit` bytes; a larger body is
-    /// [`Error::BodyTooLarge`].
+    /// [`Error::BodyTooLarge`]. Memory is reserved as bytes arrive (up to 64 KiB at
+    /// once from the `Content-Length`), never from the length the server claims.
     pub fn into_vec_limited(self, limit: u64) -> Result<Vec<u8>> {
         let hint = self
             .header("content-length")
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0)
-            .min(limit);
-        let mut out = Vec::with_capacity(hint as usize);
+            .min(limit)
+            .min(PREALLOCATE_LIMIT);
+        let mut out = Vec::with_capacity(usize::try_from(hint).unwrap_or(0));
         let mut body = self.body;
         let host = body.host();
         (&mut body)
@@ -166,8 +173,8 @@ impl Response {
 }
 
 /// A response body being read: `impl Read`. `read` returns 0 only at the body's
-/// real end; a body cut short is an error ([`Error::Truncated`] inside the
-/// `io::Error`, see [`Error`]'s docs).
+/// real end (or for an empty buffer, which changes nothing); a body cut short is an
+/// error ([`Error::Truncated`] inside the `io::Error`, see [`Error`]'s docs).
 pub struct Body {
     state: State,
     limit: u64,
@@ -238,6 +245,10 @@ impl Body {
 
 impl Read for Body {
     fn read(&mut self, dst: &mut [u8]) -> io::Result<usize> {
+        if dst.is_empty() {
+            // Not the end of the body: nothing was asked for.
+            return Ok(0);
+        }
         let State::Reading(r) = &mut self.state else {
             return match self.state {
                 State::Failed => Err(io::Error::other("response body failed earlier")),

@@ -140,6 +140,31 @@ fn streamed_download_reads_the_whole_body() {
 }
 
 #[test]
+fn reading_into_an_empty_buffer_changes_nothing() {
+    let body: Vec<u8> = (0..20_000u32).map(|i| (i % 249) as u8).collect();
+    let reply = Reply::ok(&body);
+    let server = Server::http(move |_| reply.clone());
+    let client = Client::new();
+    let mut reader = client.get(&server.url("/")).call().unwrap().into_reader();
+    assert_eq!(reader.read(&mut []).unwrap(), 0);
+    let mut got = Vec::new();
+    reader.read_to_end(&mut got).unwrap();
+    assert_eq!(got.len(), body.len());
+    assert_eq!(got, body);
+    assert_eq!(reader.read(&mut []).unwrap(), 0, "and at the end");
+    drop(reader);
+    assert_eq!(client.stats().idle_connections, 1, "back in the pool");
+    client
+        .get(&server.url("/"))
+        .call()
+        .unwrap()
+        .into_vec()
+        .unwrap();
+    let stats = client.stats();
+    assert_eq!((stats.connections_opened, stats.pool_reuses), (1, 1));
+}
+
+#[test]
 fn into_string_errors_above_the_limit_instead_of_truncating() {
     let server = Server::http(|_| Reply::ok(&[b'a'; 2000]));
     let client = Client::builder().body_limit(1000).build().unwrap();
