@@ -198,14 +198,26 @@ fn informational_responses_are_skipped() {
 
 #[test]
 fn expect_continue_waits_for_the_go_ahead() {
-    let server = Server::http(|r| Reply::ok(&r.body));
+    // The server holds "100 Continue" back a while (well within the client's one
+    // second of waiting), then records what of the body had arrived before it.
+    let options = support::Options {
+        continue_delay: Duration::from_millis(200),
+        ..Default::default()
+    };
+    let server = Server::http_with(options, |r| Reply::ok(&r.body));
     let resp = Client::new()
         .put(&server.url("/upload"))
         .header("Expect", "100-continue")
         .send_bytes(b"payload")
         .unwrap();
     assert_eq!(resp.into_string().unwrap(), "payload");
-    assert!(server.requests()[0].expects_continue());
+    let seen = &server.requests()[0];
+    assert!(seen.expects_continue());
+    assert_eq!(
+        seen.body_before_continue, 0,
+        "body sent before 100 Continue"
+    );
+    assert_eq!(seen.body, b"payload");
 }
 
 #[test]
@@ -224,6 +236,12 @@ fn expect_continue_refused_returns_the_final_answer_without_sending_the_body() {
         .unwrap();
     assert_eq!(resp.status(), 413);
     assert_eq!(resp.into_string().unwrap(), "too big");
+    // The server records what the client sent after the head once the client has
+    // closed: nothing, the body was never sent.
+    assert!(support::wait_until(Duration::from_secs(10), || server
+        .requests()
+        .len()
+        == 1));
     assert!(server.requests()[0].body.is_empty());
 }
 
