@@ -14,7 +14,7 @@ use ureq_proto::client::{
 };
 use ureq_proto::BodyMode;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Framing, Result};
 
 /// Bytes of request head (and small body) assembled before the first write. Every
 /// ordinary REST request fits, so it leaves in one `write` and one TLS record.
@@ -427,6 +427,14 @@ pub(crate) fn read_body(
         return Ok(0);
     }
     let close_delimited = call.body_mode() == BodyMode::CloseDelimited;
+    let truncated = |call: &Call<RecvBody>| Error::Truncated {
+        host: host.into(),
+        framing: match call.body_mode() {
+            BodyMode::Chunked => Framing::Chunked,
+            BodyMode::CloseDelimited => Framing::CloseDelimited,
+            BodyMode::LengthDelimited(_) | BodyMode::NoBody => Framing::ContentLength,
+        },
+    };
     loop {
         if !buf.is_empty() {
             let (used, n) = call.read(buf.data(), dst).map_err(|e| protocol(host, e))?;
@@ -443,7 +451,7 @@ pub(crate) fn read_body(
         }
         match buf.fill(io, max_line) {
             Ok(Some(0)) if close_delimited => return Ok(0),
-            Ok(Some(0)) => return Err(Error::Truncated { host: host.into() }),
+            Ok(Some(0)) => return Err(truncated(call)),
             Ok(Some(_)) => {}
             Ok(None) => return Err(Error::protocol(host, "chunk header line too long")),
             // A TLS stream that ended without close_notify.
@@ -451,7 +459,7 @@ pub(crate) fn read_body(
                 if e.kind() == io::ErrorKind::UnexpectedEof
                     && !e.get_ref().is_some_and(|inner| inner.is::<Error>()) =>
             {
-                return Err(Error::Truncated { host: host.into() })
+                return Err(truncated(call))
             }
             Err(e) => return Err(Error::from_io(e, host)),
         }
