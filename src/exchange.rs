@@ -14,6 +14,7 @@ use ureq_proto::client::{
 };
 use ureq_proto::BodyMode;
 
+use crate::deadline::ShortWait;
 use crate::error::{Error, Framing, Result};
 
 /// Bytes of request head (and small body) assembled before the first write. Every
@@ -30,17 +31,25 @@ pub(crate) const RECV_BUFFER: usize = 8 * 1024;
 /// Default limit on the response head (status line + headers), in bytes.
 pub const DEFAULT_MAX_RESPONSE_HEAD: usize = 64 * 1024;
 
-/// How many 1xx responses may precede the real one before we call it a flood.
+/// How many 1xx responses may precede the real one before we call it a flood; counted
+/// while awaiting `100 Continue` and again after the request.
 const MAX_INFORMATIONAL: usize = 16;
 
 /// How long to wait for `100 Continue` before sending the body anyway (RFC 9110 lets
-/// a client stop waiting; servers that ignore `Expect` never answer it).
+/// a client stop waiting; servers that ignore `Expect` never answer it). In all:
+/// 1xx responses or a dribbled status line do not extend it.
 pub(crate) const CONTINUE_WAIT: Duration = Duration::from_secs(1);
 
 /// A connection as the exchange needs it.
 pub(crate) trait Transport: Read + Write {
-    /// Like `read`, but gives up after `wait` with `Ok(None)`.
-    fn read_within(&mut self, buf: &mut [u8], wait: Duration) -> io::Result<Option<usize>>;
+    /// Shortens the waits of the reads that follow ([`ShortWait`]); `None` lifts it.
+    /// A read that runs out of it fails with a plain `WouldBlock` (no inner error).
+    fn set_read_cap(&mut self, cap: Option<ShortWait>);
+}
+
+/// Whether a read error is the end of a [`ShortWait`] rather than a failure.
+fn wait_spent(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock && e.get_ref().is_none()
 }
 
 /// The request body to send.
@@ -217,41 +226,62 @@ fn set_request_target(out: &mut [u8], len: usize, target: &str) -> Result<usize>
     Ok(new_len)
 }
 
-/// Waits up to [`CONTINUE_WAIT`] for the server's `100 Continue` (or its refusal).
+/// Waits up to [`CONTINUE_WAIT`] in all for the server's `100 Continue` (or its
+/// refusal), skipping up to [`MAX_INFORMATIONAL`] other 1xx responses.
 fn await_100(
     io: &mut impl Transport,
     buf: &mut RecvBuf,
     mut call: Call<Await100>,
     host: &str,
 ) -> Result<Await100Result> {
+    io.set_read_cap(Some(ShortWait::start(CONTINUE_WAIT, CONTINUE_WAIT)));
+    let waited = wait_for_100(io, buf, &mut call, host);
+    io.set_read_cap(None);
+    waited?;
+    call.proceed().map_err(|e| protocol(host, e))
+}
+
+/// Reads until the server has said whether to send the body, or the wait is over.
+fn wait_for_100(
+    io: &mut impl Transport,
+    buf: &mut RecvBuf,
+    call: &mut Call<Await100>,
+    host: &str,
+) -> Result<()> {
+    let mut informational = 0;
     while call.can_keep_await_100() {
         if !buf.is_empty() {
             let used = call
                 .try_read_100(buf.data())
                 .map_err(|e| protocol(host, e))?;
             buf.consume(used);
+            if used > 0 && call.can_keep_await_100() {
+                // A 1xx other than 100, skipped.
+                informational += 1;
+                if informational > MAX_INFORMATIONAL {
+                    return Err(too_many_informational(host));
+                }
+            }
             if used > 0 || !call.can_keep_await_100() {
                 continue;
             }
         }
-        if buf.end == buf.buf.len() {
-            if buf.buf.is_empty() {
-                buf.buf.resize(RECV_BUFFER, 0);
-            } else {
-                break;
-            }
-        }
-        match io.read_within(&mut buf.buf[buf.end..], CONTINUE_WAIT) {
-            Ok(Some(0)) => break,
-            Ok(Some(n)) => {
-                buf.end += n;
-                buf.received = true;
-            }
-            Ok(None) => break,
+        match buf.fill(io, RECV_BUFFER) {
+            // Closed, or more than a status line without an answer: stop waiting.
+            Ok(Some(0) | None) => break,
+            Ok(Some(_)) => {}
+            Err(e) if wait_spent(&e) => break,
             Err(e) => return Err(Error::from_io(e, host)),
         }
     }
-    call.proceed().map_err(|e| protocol(host, e))
+    Ok(())
+}
+
+fn too_many_informational(host: &str) -> Error {
+    Error::protocol(
+        host,
+        format!("too many 1xx responses (more than {MAX_INFORMATIONAL})"),
+    )
 }
 
 fn send_body(
@@ -376,7 +406,7 @@ pub(crate) fn recv_response(
             if used > 0 {
                 informational += 1;
                 if informational > MAX_INFORMATIONAL {
-                    return Err(Error::protocol(host, "too many 1xx responses"));
+                    return Err(too_many_informational(host));
                 }
                 continue;
             }

@@ -12,8 +12,9 @@ use ureq_proto::client::Call;
 use ureq_proto::BodyMode;
 
 use crate::client::Inner;
+use crate::deadline::ShortWait;
 use crate::error::{Error, Result};
-use crate::exchange;
+use crate::exchange::{self, Transport};
 use crate::pool::{Conn, ConnectionKind};
 
 /// Default limit of [`Response::into_string`] and [`Response::into_vec`]: 1 MiB, far
@@ -29,6 +30,11 @@ const DRAIN_LIMIT: u64 = 16 * 1024;
 /// Longest wait for each read of that tail; a slower server loses its connection.
 const DRAIN_WAIT: Duration = Duration::from_millis(100);
 
+/// Longest time spent reading that tail in all: dropping a body never blocks the
+/// caller longer than this (plus up to 50 ms of timer granularity), however the
+/// server dribbles. About what a new TLS handshake costs on a Cortex-A7.
+const DRAIN_TIME: Duration = Duration::from_millis(250);
+
 /// Whether a response's head allows its connection to be reused after the body. Both
 /// `Transfer-Encoding` and `Content-Length` is a smuggling pattern: the body is read
 /// as chunked (RFC 9112 §6.3) and the connection is then closed, never reused.
@@ -41,7 +47,8 @@ pub(crate) fn reuse_allowed(headers: &HeaderMap) -> bool {
 ///
 /// The connection goes back to the pool once the body is read to its end. A response
 /// dropped before that keeps its connection only if the rest of the body is small
-/// (up to 16 KiB, each read within 100 ms) and read away; otherwise it is closed.
+/// and comes fast (up to 16 KiB, each read within 100 ms, 250 ms in all) and is read
+/// away; otherwise it is closed.
 pub struct Response {
     status: StatusCode,
     version: Version,
@@ -288,7 +295,8 @@ impl Reading {
         }
     }
 
-    /// Reads away the rest of a body dropped early, if it is small and comes fast.
+    /// Reads away the rest of a body dropped early, if it is small and comes fast
+    /// ([`DRAIN_LIMIT`], [`DRAIN_WAIT`], [`DRAIN_TIME`]).
     fn drain(&mut self) -> bool {
         let small = match self.call.body_mode() {
             BodyMode::LengthDelimited(left) => left <= DRAIN_LIMIT,
@@ -298,7 +306,8 @@ impl Reading {
         if !small {
             return false;
         }
-        self.conn.io.set_read_cap(Some(DRAIN_WAIT));
+        let wait = ShortWait::start(DRAIN_WAIT, DRAIN_TIME);
+        self.conn.io.set_read_cap(Some(wait));
         let mut scratch = [0u8; 2048];
         let mut total = 0u64;
         let drained = loop {

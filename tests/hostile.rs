@@ -230,3 +230,74 @@ fn custom_resolver_is_asked_for_names() {
     let err = client.get("https://unknown.test/").call().unwrap_err();
     assert!(matches!(err, Error::Resolve { .. }), "{err}");
 }
+
+/// A response whose body comes one byte every 50 ms: 100 bytes take 5 s.
+fn dribbled_body(chunked: bool) -> Reply {
+    const BYTES: usize = 100;
+    let (head, body): (&[u8], Vec<u8>) = if chunked {
+        let mut body = format!("{BYTES:x}\r\n").into_bytes();
+        body.extend(std::iter::repeat_n(b'd', BYTES));
+        body.extend_from_slice(b"\r\n0\r\n\r\n");
+        (
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n",
+            body,
+        )
+    } else {
+        (
+            b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n",
+            vec![b'd'; BYTES],
+        )
+    };
+    Reply::steps(
+        vec![
+            Step::Send(head.to_vec()),
+            Step::SendSlowly(body, Duration::from_millis(50)),
+        ],
+        true,
+    )
+}
+
+#[test]
+fn dropping_a_dribbled_body_gives_up_within_the_drain_limit_and_closes() {
+    for chunked in [false, true] {
+        let server = Server::http(move |r| match r.target.as_str() {
+            "/slow" => dribbled_body(chunked),
+            _ => Reply::ok(b"fast"),
+        });
+        let client = Client::new();
+        let resp = client.get(&server.url("/slow")).call().unwrap();
+        let start = std::time::Instant::now();
+        drop(resp);
+        let took = start.elapsed();
+        // The whole tail would take 5 s; the drain stops after 250 ms in all.
+        assert!(took < Duration::from_secs(2), "chunked {chunked}: {took:?}");
+        let next = client.get(&server.url("/fast")).call().unwrap();
+        assert_eq!(
+            next.connection(),
+            tinyhttps::ConnectionKind::New,
+            "chunked {chunked}: a half-drained connection is closed, not pooled"
+        );
+        assert_eq!(next.into_string().unwrap(), "fast");
+        assert_eq!(server.connections(), 2, "chunked {chunked}");
+    }
+}
+
+#[test]
+fn informational_flood_while_awaiting_100_continue_is_refused() {
+    let options = support::Options {
+        answer_before_body: true,
+        ..Default::default()
+    };
+    let server = Server::http_with(options, |_| {
+        let mut bytes = b"HTTP/1.1 102 Processing\r\n\r\n".repeat(40);
+        bytes.extend_from_slice(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+        Reply::raw(&bytes)
+    });
+    let err = Client::new()
+        .put(&server.url("/upload"))
+        .header("Expect", "100-continue")
+        .send_bytes(b"payload")
+        .unwrap_err();
+    assert!(matches!(err, Error::Protocol { .. }), "{err}");
+    assert!(err.to_string().contains("too many 1xx"), "{err}");
+}
