@@ -14,7 +14,7 @@ use ureq_proto::client::{Call, RecvResponseResult};
 
 use crate::deadline::{Deadline, Timeouts};
 use crate::error::{Error, Result};
-use crate::exchange::{self, ReqBody, DEFAULT_MAX_RESPONSE_HEAD};
+use crate::exchange::{self, Answer, ReqBody, DEFAULT_MAX_RESPONSE_HEAD};
 use crate::netloc::{Netloc, Scheme};
 use crate::pool::{Conn, ConnectionKind, Pool, PoolKey, PoolLimits};
 use crate::proxy::{self, Proxies, Proxy};
@@ -207,18 +207,20 @@ impl Client {
             let max_head = inner.config.max_response_head;
             // Through a proxy, plain http names the whole URL in the request line.
             let absolute = proxy.as_ref().map(|_| uri.to_string());
-            let result = exchange::send_request(
+            let result = exchange::send_and_receive(
                 &mut conn.io,
                 &mut conn.buf,
                 call,
                 &mut body,
                 &host,
                 absolute.as_deref(),
-            )
-            .and_then(|call| {
-                exchange::recv_response(&mut conn.io, &mut conn.buf, call, &host, max_head)
-            });
-            let (head, next) = match result {
+                max_head,
+            );
+            let Answer {
+                head,
+                next,
+                reusable,
+            } = match result {
                 Ok(v) => v,
                 Err(e) => {
                     let retry = conn.kind == ConnectionKind::Reused
@@ -242,11 +244,11 @@ impl Client {
             let kind = conn.kind;
             let body_reader = match next {
                 RecvResponseResult::RecvBody(call) => {
-                    let reusable = response::reuse_allowed(head.headers());
+                    let reusable = reusable && response::reuse_allowed(head.headers());
                     Body::reading(conn, call, inner.clone(), reusable)
                 }
                 other => {
-                    if exchange::finish_bodyless(other, &conn.buf) {
+                    if reusable && exchange::finish_bodyless(other, &conn.buf) {
                         inner.pool.checkin(conn);
                     } else {
                         conn.close();

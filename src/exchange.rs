@@ -2,7 +2,9 @@
 //! everything is generic over [`Transport`], so tests run it over memory.
 //!
 //! One function per protocol state: [`send_request`] (SendRequest, Await100, SendBody),
-//! [`recv_response`] (RecvResponse) and [`read_body`] (RecvBody); [`finish`] is Cleanup.
+//! [`recv_response`] (RecvResponse) and [`read_body`] (RecvBody); [`finish_body`] is
+//! Cleanup. [`send_and_receive`] runs the first two for a request, reading an early
+//! answer when the upload fails.
 
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::time::Duration;
@@ -40,6 +42,13 @@ const MAX_INFORMATIONAL: usize = 16;
 /// 1xx responses or a dribbled status line do not extend it.
 pub(crate) const CONTINUE_WAIT: Duration = Duration::from_secs(1);
 
+/// How long to look for an answer after a write of the request failed. A server that
+/// answers an upload early (413, 401) and closes sent that answer before the reset
+/// that failed the write, so it is already in the socket buffer: this only covers the
+/// rest of a head split over segments already in flight. A server that is simply gone
+/// costs no more than this.
+const EARLY_ANSWER_WAIT: Duration = Duration::from_millis(250);
+
 /// A connection as the exchange needs it.
 pub(crate) trait Transport: Read + Write {
     /// Shortens the waits of the reads that follow ([`ShortWait`]); `None` lifts it.
@@ -50,6 +59,16 @@ pub(crate) trait Transport: Read + Write {
 /// Whether a read error is the end of a [`ShortWait`] rather than a failure.
 fn wait_spent(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::WouldBlock && e.get_ref().is_none()
+}
+
+/// The response head of a request and what follows it.
+pub(crate) struct Answer {
+    pub head: Response<()>,
+    pub next: RecvResponseResult,
+    /// False when the server answered before the whole request body went out: it
+    /// still expects the rest, or has closed, so the connection closes after this
+    /// response whatever the response says.
+    pub reusable: bool,
 }
 
 /// The request body to send.
@@ -155,6 +174,80 @@ fn protocol(host: &str, e: ureq_proto::Error) -> Error {
 
 fn invalid(e: ureq_proto::Error) -> Error {
     Error::invalid_request(e)
+}
+
+/// Sends the request and reads the response head ([`send_request`], then
+/// [`recv_response`]).
+///
+/// When sending a request body fails (the server answered early, 413 or 401, and
+/// closed or stopped reading), the answer it may already have sent is read within
+/// [`EARLY_ANSWER_WAIT`] and returned, not reusable; without one, the write error
+/// stands.
+pub(crate) fn send_and_receive(
+    io: &mut impl Transport,
+    buf: &mut RecvBuf,
+    call: Call<Prepare>,
+    body: &mut ReqBody,
+    host: &str,
+    absolute_target: Option<&str>,
+    max_head: usize,
+) -> Result<Answer> {
+    let call = match send_request(io, buf, call, body, host, absolute_target) {
+        Ok(call) => call,
+        Err(e @ (Error::Io { .. } | Error::Timeout { .. })) if !matches!(body, ReqBody::None) => {
+            return match early_answer(io, buf, host, max_head) {
+                Some((head, next)) => {
+                    debug!(
+                        "{host} answered {} before the request body was sent ({e})",
+                        head.status()
+                    );
+                    Ok(Answer {
+                        head,
+                        next,
+                        reusable: false,
+                    })
+                }
+                None => Err(e),
+            };
+        }
+        Err(e) => return Err(e),
+    };
+    let (head, next) = recv_response(io, buf, call, host, max_head)?;
+    Ok(Answer {
+        head,
+        next,
+        reusable: true,
+    })
+}
+
+/// The answer a server sent before the request body was complete, if it is there
+/// within [`EARLY_ANSWER_WAIT`].
+fn early_answer(
+    io: &mut impl Transport,
+    buf: &mut RecvBuf,
+    host: &str,
+    max_head: usize,
+) -> Option<(Response<()>, RecvResponseResult)> {
+    let call = stand_in_call()?;
+    io.set_read_cap(Some(ShortWait::start(EARLY_ANSWER_WAIT, EARLY_ANSWER_WAIT)));
+    let answer = recv_response(io, buf, call, host, max_head);
+    io.set_read_cap(None);
+    answer.ok()
+}
+
+/// A call ready to read a response, standing in for one whose body was cut short:
+/// ureq-proto cannot leave SendBody before the body's end. The response's framing
+/// depends on the request only through its method, and a request with a body is
+/// not a HEAD, so a bodiless GET reads it the same way.
+fn stand_in_call() -> Option<Call<RecvResponse>> {
+    let mut call = Call::new(http::Request::new(())).ok()?.proceed();
+    // Its request line, "GET / HTTP/1.1": written to scratch, never sent.
+    let mut scratch = [0u8; 32];
+    call.write(&mut scratch).ok()?;
+    match call.proceed() {
+        Ok(Some(SendRequestResult::RecvResponse(call))) => Some(call),
+        _ => None,
+    }
 }
 
 /// Sends the request head and body. The head and a body that fits [`SEND_BUFFER`]

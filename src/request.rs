@@ -110,6 +110,11 @@ impl<'a> RequestBuilder<'a> {
 
     /// Sends `body` with a `Content-Length`. The head and a body of up to a few KiB
     /// leave in one write.
+    ///
+    /// A server that answers before it has the whole body (413, 401) and stops
+    /// reading or closes fails the upload's writes: its answer is then returned, as
+    /// the response (the connection is closed after it), not the write error, and
+    /// the request is not retried.
     pub fn send_bytes(self, body: &[u8]) -> Result<Response> {
         self.client.execute(self.parts?, ReqBody::Bytes(body))
     }
@@ -122,7 +127,9 @@ impl<'a> RequestBuilder<'a> {
     /// Streams the body from a reader: chunked, or with the `Content-Length` header
     /// if one was set (then the reader must yield exactly that many bytes). Nothing
     /// is buffered whole. A streamed body cannot be replayed, so such a request is
-    /// never retried and 307/308 redirects are returned, not followed.
+    /// never retried and 307/308 redirects are returned, not followed. An answer
+    /// that comes before the body is all sent is returned as for
+    /// [`send_bytes`](Self::send_bytes).
     pub fn send_reader(self, mut reader: impl Read) -> Result<Response> {
         self.client
             .execute(self.parts?, ReqBody::Reader(&mut reader))

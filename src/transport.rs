@@ -332,8 +332,14 @@ impl Read for Io {
                 },
             }
             self.receive_tls(Phase::Read)?;
-            // Answers to what was read (a key update) go out now.
-            self.flush_tls(Phase::Write)?;
+            // Answers to what was read (a key update) go out now. A server that
+            // stopped reading and closed (an early answer to an upload) makes this
+            // fail with the unsent body still queued: what it sent stays readable,
+            // and the next write reports the failure.
+            match self.flush_tls(Phase::Write) {
+                Err(e) if !is_peer_gone(&e) => return Err(e),
+                _ => {}
+            }
         }
     }
 }
@@ -365,6 +371,16 @@ impl Write for Io {
     fn flush(&mut self) -> io::Result<()> {
         self.flush_tls(Phase::Write)
     }
+}
+
+/// Whether a write failed because the server closed the connection.
+fn is_peer_gone(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+    )
 }
 
 /// Connects to the first address that answers, within the connect limit.
