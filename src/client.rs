@@ -14,7 +14,7 @@ use ureq_proto::client::{Call, RecvResponseResult};
 
 use crate::deadline::{Deadline, Timeouts};
 use crate::error::{Error, Result};
-use crate::exchange::{self, Answer, ReqBody, DEFAULT_MAX_RESPONSE_HEAD};
+use crate::exchange::{self, Answer, HeadRules, ReqBody, DEFAULT_MAX_RESPONSE_HEAD};
 use crate::netloc::{Netloc, Scheme};
 use crate::pool::{Conn, ConnectionKind, Pool, PoolKey, PoolLimits};
 use crate::proxy::{self, Proxies, Proxy};
@@ -170,6 +170,7 @@ impl Client {
             mut uri,
             mut headers,
             timeout,
+            keep_raw_head,
         } = parts;
         let mut timeouts = inner.config.timeouts;
         if timeout.is_some() {
@@ -204,7 +205,10 @@ impl Client {
             Counters::add(&inner.counters.requests, 1);
             trace!("{method} {uri}");
             let host = conn.io.host().clone();
-            let max_head = inner.config.max_response_head;
+            let head_rules = HeadRules {
+                max: inner.config.max_response_head,
+                keep_raw: keep_raw_head,
+            };
             // Through a proxy, plain http names the whole URL in the request line.
             let absolute = proxy.as_ref().map(|_| uri.to_string());
             let result = exchange::send_and_receive(
@@ -214,7 +218,7 @@ impl Client {
                 &mut body,
                 &host,
                 absolute.as_deref(),
-                max_head,
+                head_rules,
             );
             let Answer {
                 head,

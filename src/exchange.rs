@@ -61,6 +61,11 @@ fn wait_spent(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::WouldBlock && e.get_ref().is_none()
 }
 
+/// The response head exactly as received, kept in the head's extensions when the
+/// request asked for it ([`HeadRules::keep_raw`]).
+#[derive(Clone)]
+pub(crate) struct RawHead(pub Box<[u8]>);
+
 /// The response head of a request and what follows it.
 pub(crate) struct Answer {
     pub head: Response<()>,
@@ -177,7 +182,7 @@ fn invalid(e: ureq_proto::Error) -> Error {
 }
 
 /// Sends the request and reads the response head ([`send_request`], then
-/// [`recv_response`]).
+/// [`recv_response`]), keeping the head's bytes if the rules say so ([`RawHead`]).
 ///
 /// When sending a request body fails (the server answered early, 413 or 401, and
 /// closed or stopped reading), the answer it may already have sent is read within
@@ -190,12 +195,12 @@ pub(crate) fn send_and_receive(
     body: &mut ReqBody,
     host: &str,
     absolute_target: Option<&str>,
-    max_head: usize,
+    rules: HeadRules,
 ) -> Result<Answer> {
     let call = match send_request(io, buf, call, body, host, absolute_target) {
         Ok(call) => call,
         Err(e @ (Error::Io { .. } | Error::Timeout { .. })) if !matches!(body, ReqBody::None) => {
-            return match early_answer(io, buf, host, max_head) {
+            return match early_answer(io, buf, host, rules) {
                 Some((head, next)) => {
                     debug!(
                         "{host} answered {} before the request body was sent ({e})",
@@ -212,12 +217,21 @@ pub(crate) fn send_and_receive(
         }
         Err(e) => return Err(e),
     };
-    let (head, next) = recv_response(io, buf, call, host, max_head)?;
+    let (head, next) = recv_head(io, buf, call, host, rules)?;
     Ok(Answer {
         head,
         next,
         reusable: true,
     })
+}
+
+/// How a response head is read: its size limit, and whether its bytes are kept.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HeadRules {
+    /// Largest head accepted, in bytes ([`Error::HeadersTooLarge`] above).
+    pub max: usize,
+    /// Keep the head's bytes ([`RawHead`]); a copy, so only when asked.
+    pub keep_raw: bool,
 }
 
 /// The answer a server sent before the request body was complete, if it is there
@@ -226,11 +240,11 @@ fn early_answer(
     io: &mut impl Transport,
     buf: &mut RecvBuf,
     host: &str,
-    max_head: usize,
+    rules: HeadRules,
 ) -> Option<(Response<()>, RecvResponseResult)> {
     let call = stand_in_call()?;
     io.set_read_cap(Some(ShortWait::start(EARLY_ANSWER_WAIT, EARLY_ANSWER_WAIT)));
-    let answer = recv_response(io, buf, call, host, max_head);
+    let answer = recv_head(io, buf, call, host, rules);
     io.set_read_cap(None);
     answer.ok()
 }
@@ -479,16 +493,36 @@ fn write_all(io: &mut impl Transport, data: &[u8], host: &str) -> Result<()> {
 pub(crate) fn recv_response(
     io: &mut impl Transport,
     buf: &mut RecvBuf,
-    mut call: Call<RecvResponse>,
+    call: Call<RecvResponse>,
     host: &str,
     max_head: usize,
 ) -> Result<(Response<()>, RecvResponseResult)> {
+    let rules = HeadRules {
+        max: max_head,
+        keep_raw: false,
+    };
+    recv_head(io, buf, call, host, rules)
+}
+
+/// [`recv_response`], keeping the head's bytes if the rules say so.
+fn recv_head(
+    io: &mut impl Transport,
+    buf: &mut RecvBuf,
+    mut call: Call<RecvResponse>,
+    host: &str,
+    rules: HeadRules,
+) -> Result<(Response<()>, RecvResponseResult)> {
+    let max_head = rules.max;
     let mut informational = 0;
     loop {
         if !buf.is_empty() {
-            let (used, response) = call
+            let (used, mut response) = call
                 .try_response(buf.data(), false)
                 .map_err(|e| head_error(host, e, max_head))?;
+            if let Some(response) = response.as_mut().filter(|_| rules.keep_raw) {
+                let raw = buf.data().get(..used).unwrap_or_default();
+                response.extensions_mut().insert(RawHead(raw.into()));
+            }
             buf.consume(used);
             if let Some(response) = response {
                 let next = call

@@ -36,6 +36,7 @@ pub(crate) struct RequestParts {
     pub uri: Uri,
     pub headers: HeaderMap,
     pub timeout: Option<Duration>,
+    pub keep_raw_head: bool,
 }
 
 impl fmt::Debug for RequestBuilder<'_> {
@@ -66,6 +67,7 @@ impl<'a> RequestBuilder<'a> {
                 uri,
                 headers: HeaderMap::new(),
                 timeout: None,
+                keep_raw_head: false,
             });
         RequestBuilder { client, parts }
     }
@@ -99,6 +101,17 @@ impl<'a> RequestBuilder<'a> {
     pub fn timeout(mut self, timeout: Duration) -> Self {
         if let Ok(parts) = &mut self.parts {
             parts.timeout = Some(timeout);
+        }
+        self
+    }
+
+    /// Keeps the response head exactly as the server sent it, for
+    /// [`Response::raw_head`]: the reason phrase and the case of header names, which
+    /// [`Response::status`] and [`Response::headers`] do not keep (a curl-like tool
+    /// shows them). Costs a copy of the head per response, so it is off by default.
+    pub fn keep_raw_head(mut self) -> Self {
+        if let Ok(parts) = &mut self.parts {
+            parts.keep_raw_head = true;
         }
         self
     }

@@ -14,7 +14,7 @@ use ureq_proto::BodyMode;
 use crate::client::Inner;
 use crate::deadline::ShortWait;
 use crate::error::{Error, Result};
-use crate::exchange::{self, Transport};
+use crate::exchange::{self, RawHead, Transport};
 use crate::pool::{Conn, ConnectionKind};
 
 /// Default limit of [`Response::into_string`] and [`Response::into_vec`]: 1 MiB, far
@@ -56,6 +56,7 @@ pub struct Response {
     url: Uri,
     body: Body,
     connection: ConnectionKind,
+    raw_head: Option<Box<[u8]>>,
 }
 
 impl fmt::Debug for Response {
@@ -74,15 +75,25 @@ impl Response {
         body: Body,
         connection: ConnectionKind,
     ) -> Response {
-        let (parts, ()) = head.into_parts();
+        let (mut parts, ()) = head.into_parts();
         Response {
             status: parts.status,
             version: parts.version,
+            raw_head: parts.extensions.remove::<RawHead>().map(|raw| raw.0),
             headers: parts.headers,
             url,
             body,
             connection,
         }
+    }
+
+    /// The response head exactly as the server sent it: status line with its reason
+    /// phrase, header names in their case, line ends and the blank line included.
+    /// Only when the request asked for it with
+    /// [`RequestBuilder::keep_raw_head`](crate::RequestBuilder::keep_raw_head),
+    /// else `None`. 1xx responses before it are not included.
+    pub fn raw_head(&self) -> Option<&[u8]> {
+        self.raw_head.as_deref()
     }
 
     /// How this response's connection was had: reused from the pool, or new (with a

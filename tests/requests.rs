@@ -325,3 +325,25 @@ fn slow_server_within_the_read_timeout_is_fine() {
     let resp = client.get(&server.url("/")).call().unwrap();
     assert_eq!(resp.into_string().unwrap(), "1");
 }
+
+#[test]
+fn raw_head_keeps_the_reason_phrase_and_header_case_when_asked() {
+    const HEAD: &[u8] =
+        b"HTTP/1.1 200 Everything Fine\r\nX-Custom-Header: a\r\nContent-Length: 2\r\n\r\n";
+    let server = Server::http(|_| {
+        let mut bytes = b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n".to_vec();
+        bytes.extend_from_slice(HEAD);
+        bytes.extend_from_slice(b"ok");
+        Reply::raw(&bytes)
+    });
+    let client = Client::new();
+    let resp = client.get(&server.url("/")).keep_raw_head().call().unwrap();
+    // The final head as sent, without the 1xx before it.
+    assert_eq!(resp.raw_head(), Some(HEAD));
+    assert_eq!(resp.header("x-custom-header"), Some("a"));
+    assert_eq!(resp.into_string().unwrap(), "ok");
+    // Not asked for: not kept.
+    let resp = client.get(&server.url("/")).call().unwrap();
+    assert_eq!(resp.raw_head(), None);
+    assert_eq!(resp.into_string().unwrap(), "ok");
+}
