@@ -50,7 +50,8 @@ options:
   --resolve HOST:PORT:ADDR connect to ADDR for HOST:PORT (ADDR may be [IPv6];
                            several: ADDR,ADDR)
   -o, --output FILE        write the body to FILE instead of stdout
-  -i, --include            write the status line and headers before the body
+  -i, --include            write the response head (status line and headers) as
+                           the server sent it, before the body
   --stats                  print the client's counters as JSON on stderr at the end
   -h, --help               print this help
 
@@ -423,6 +424,9 @@ fn transfer(args: &Args, client: &Client, url: &str, out: &mut dyn Write) -> Res
 
 fn send(args: &Args, client: &Client, url: &str) -> Result<Response, Failure> {
     let mut request = client.request(args.method.clone(), url);
+    if args.include_head {
+        request = request.keep_raw_head();
+    }
     for (name, value) in &args.headers {
         request = request.header(name, value);
     }
@@ -448,8 +452,13 @@ fn send(args: &Args, client: &Client, url: &str) -> Result<Response, Failure> {
     sent.map_err(Failure::Request)
 }
 
-/// `HTTP/1.1 200 OK`, then `name: value` lines, then a blank line.
+/// The head as the server sent it: status line with its reason phrase, header names
+/// in their case, CRLF line ends, the blank line.
 fn write_head(response: &Response, out: &mut dyn Write) -> io::Result<()> {
+    if let Some(raw) = response.raw_head() {
+        return out.write_all(raw);
+    }
+    // Not kept (never, as `send` asks for it): rebuilt from the parsed head.
     let status = response.status();
     let reason = status.canonical_reason().unwrap_or("");
     writeln!(out, "{:?} {} {reason}", response.version(), status.as_u16())?;
@@ -544,4 +553,54 @@ fn error_line(error: &dyn StdError) -> String {
         next = source.source();
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::net::TcpListener;
+    use std::thread::JoinHandle;
+
+    /// A one-shot server on 127.0.0.1: reads one request head, writes `response`,
+    /// closes. Returns its URL.
+    fn serve_once(response: &'static [u8]) -> (String, JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let thread = std::thread::spawn(move || {
+            let (mut sock, _) = listener.accept().unwrap();
+            sock.set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && sock.read(&mut byte).unwrap() == 1 {
+                head.push(byte[0]);
+            }
+            sock.write_all(response).unwrap();
+        });
+        (url, thread)
+    }
+
+    #[test]
+    fn include_shows_the_head_as_the_server_sent_it() {
+        let (url, server) = serve_once(
+            b"HTTP/1.1 200 Everything Fine\r\nX-Custom-Header: a\r\nContent-Length: 2\r\n\
+              Connection: close\r\n\r\nhi",
+        );
+        let Ok(Command::Fetch(args)) = parse_args(vec!["-i".into(), url.clone()]) else {
+            panic!("-i URL is a fetch");
+        };
+        let client = build_client(&args).unwrap();
+        let mut out = Vec::new();
+        let result = transfer(&args, &client, &url, &mut out);
+        server.join().unwrap();
+        result.unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with("HTTP/1.1 200 Everything Fine\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("\r\nX-Custom-Header: a\r\n"), "{text}");
+        assert!(text.ends_with("\r\n\r\nhi"), "{text}");
+    }
 }

@@ -16,7 +16,8 @@ use ureq_proto::client::{Call, RecvResponseResult};
 use crate::deadline::{Deadline, Timeouts};
 use crate::error::{Error, Result};
 use crate::exchange::{
-    self, ReqBody, DEFAULT_MAX_REQUEST_HEAD, DEFAULT_MAX_RESPONSE_HEAD, SEND_BUFFER,
+    self, Answer, HeadRules, ReqBody, DEFAULT_MAX_REQUEST_HEAD, DEFAULT_MAX_RESPONSE_HEAD,
+    SEND_BUFFER,
 };
 use crate::netloc::{self, Netloc, Redacted, Scheme};
 use crate::pool::{Conn, ConnectionKind, Pool, PoolKey, PoolLimits};
@@ -218,6 +219,7 @@ impl Client {
             mut uri,
             mut headers,
             timeout,
+            keep_raw_head,
         } = parts;
         let mut timeouts = inner.config.timeouts;
         if timeout.is_some() {
@@ -252,23 +254,27 @@ impl Client {
             Counters::add(&inner.counters.requests, 1);
             trace!("{method} {}", Redacted(&uri));
             let host = conn.io.host().clone();
-            let max_head = inner.config.max_response_head;
-            let max_request_head = inner.config.max_request_head;
+            let head_rules = HeadRules {
+                max_request: inner.config.max_request_head,
+                max: inner.config.max_response_head,
+                keep_raw: keep_raw_head,
+            };
             // Through a proxy, plain http names the whole URL in the request line.
             let absolute = proxy.as_ref().map(|_| netloc::absolute_form(&uri));
-            let result = exchange::send_request(
+            let result = exchange::send_and_receive(
                 &mut conn.io,
                 &mut conn.buf,
                 call,
                 &mut body,
                 &host,
                 absolute.as_deref(),
-                max_request_head,
-            )
-            .and_then(|call| {
-                exchange::recv_response(&mut conn.io, &mut conn.buf, call, &host, max_head)
-            });
-            let (head, next) = match result {
+                head_rules,
+            );
+            let Answer {
+                head,
+                next,
+                reusable,
+            } = match result {
                 Ok(v) => v,
                 Err(e) => {
                     let retry = conn.kind == ConnectionKind::Reused
@@ -295,11 +301,11 @@ impl Client {
             let kind = conn.kind;
             let body_reader = match next {
                 RecvResponseResult::RecvBody(call) => {
-                    let reusable = response::reuse_allowed(head.headers());
+                    let reusable = reusable && response::reuse_allowed(head.headers());
                     Body::reading(conn, call, inner.clone(), reusable)
                 }
                 other => {
-                    if exchange::finish_bodyless(other, &conn.buf) {
+                    if reusable && exchange::finish_bodyless(other, &conn.buf) {
                         inner.pool.checkin(conn);
                     } else {
                         conn.close();

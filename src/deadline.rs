@@ -97,6 +97,41 @@ impl Deadline {
     }
 }
 
+/// A wait shorter than the read timeout, for reads worth a little time but not a
+/// request's worth: draining a dropped body, awaiting `100 Continue`, reading an
+/// answer that came while the request was still being sent. Each read may wait up to
+/// `each`, and all of them together end at a fixed time, whatever the server dribbles.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ShortWait {
+    each: Duration,
+    end: Option<Instant>,
+}
+
+impl ShortWait {
+    /// Reads of at most `each` (more than zero), `total` in all from now.
+    pub fn start(each: Duration, total: Duration) -> ShortWait {
+        ShortWait {
+            each,
+            // A total too far to represent leaves only the limit per read.
+            end: Instant::now().checked_add(total),
+        }
+    }
+
+    /// How long the next read may wait: `each`, or what is left of the total if
+    /// that is less (rounded up to [`TIMEOUT_GRANULARITY`], so the wait may end that
+    /// much late); `None` once the total has passed.
+    pub fn next(&self) -> Option<Duration> {
+        let Some(end) = self.end else {
+            return Some(self.each);
+        };
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        Some(self.each.min(round_up(left)))
+    }
+}
+
 fn round_up(d: Duration) -> Duration {
     let step = TIMEOUT_GRANULARITY.as_nanos();
     let steps = d.as_nanos().div_ceil(step);
@@ -145,6 +180,23 @@ mod tests {
             d.limit(Phase::Read),
             Ok((DEFAULT_TIMEOUT_READ, Phase::Read))
         );
+    }
+
+    #[test]
+    fn short_wait_gives_each_read_its_limit_until_the_total_is_spent() {
+        let each = Duration::from_millis(100);
+        let wait = ShortWait::start(each, Duration::from_secs(60));
+        assert_eq!(wait.next(), Some(each));
+        // Less than `each` left: what is left, rounded up (or nothing, on a slow run).
+        let nearly = ShortWait::start(each, Duration::from_millis(30)).next();
+        assert!(
+            nearly.is_none_or(|left| left > Duration::ZERO && left <= TIMEOUT_GRANULARITY),
+            "{nearly:?}"
+        );
+        let spent = ShortWait::start(each, Duration::ZERO);
+        assert_eq!(spent.next(), None);
+        let endless = ShortWait::start(each, Duration::MAX);
+        assert_eq!(endless.next(), Some(each));
     }
 
     #[test]

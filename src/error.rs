@@ -39,6 +39,20 @@ impl fmt::Display for Phase {
     }
 }
 
+/// How a response body says where it ends, carried by [`Error::Truncated`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Framing {
+    /// `Content-Length`: the body ended before that many bytes.
+    ContentLength,
+    /// Chunked: the body ended before its last (zero-size) chunk.
+    Chunked,
+    /// Neither (HTTP/1.0 style): the body runs until the server closes. Over TLS
+    /// only `close_notify` tells that end from a cut connection; the stream ended
+    /// without it, so the body is refused.
+    CloseDelimited,
+}
+
 /// Everything that can go wrong with a request.
 ///
 /// Each variant is something a caller can act on; hosts are named as `host:port`.
@@ -132,10 +146,16 @@ pub enum Error {
     },
     /// The response body ended before its framing said it would: a short
     /// `Content-Length` body, an unfinished chunked body, or a close-delimited body
-    /// whose TLS stream ended without `close_notify` (the truncation attack).
+    /// whose TLS stream ended without `close_notify`. The last is refused even if
+    /// the body was complete: without `close_notify` it cannot be told from a cut
+    /// one (the truncation attack). Some servers close that way (Python's
+    /// `http.server` over `ssl`, some embedded ones); they must send a
+    /// `Content-Length` or use chunked encoding to be read.
     Truncated {
         /// `host:port`.
         host: Box<str>,
+        /// How the body said where it ends.
+        framing: Framing,
     },
     /// The body is larger than the limit given to `into_string`/`into_vec`.
     BodyTooLarge {
@@ -271,9 +291,28 @@ impl fmt::Display for Error {
             Error::HeadersTooLarge { host, limit } => {
                 write!(f, "response head from {host} exceeds {limit} bytes")
             }
-            Error::Truncated { host } => write!(
+            Error::Truncated {
+                host,
+                framing: Framing::ContentLength,
+            } => write!(
                 f,
-                "response body from {host} ended before its declared end (truncated)"
+                "response body from {host} ended before its declared length (truncated)"
+            ),
+            Error::Truncated {
+                host,
+                framing: Framing::Chunked,
+            } => write!(
+                f,
+                "response body from {host} ended before its last chunk (truncated)"
+            ),
+            Error::Truncated {
+                host,
+                framing: Framing::CloseDelimited,
+            } => write!(
+                f,
+                "TLS stream from {host} ended without close_notify, so its response body \
+                 (no length, delimited by the close) cannot be told from a cut one: \
+                 refused as truncated"
             ),
             Error::BodyTooLarge { limit } => write!(f, "response body exceeds {limit} bytes"),
             Error::TooManyRedirects { limit, url } => {
@@ -335,7 +374,11 @@ mod tests {
 
     #[test]
     fn io_error_from_a_body_read_converts_back() {
-        let carried = Error::Truncated { host: "h:1".into() }.into_io();
+        let carried = Error::Truncated {
+            host: "h:1".into(),
+            framing: Framing::Chunked,
+        }
+        .into_io();
         assert!(matches!(Error::from(carried), Error::Truncated { .. }));
         let local: Error = io::Error::from(io::ErrorKind::PermissionDenied).into();
         assert!(local.to_string().starts_with("I/O error"), "{local}");

@@ -3,7 +3,8 @@
 //!
 //! One function per protocol state: [`send_request`] (SendRequest, Await100, SendBody),
 //! [`recv_response`] (RecvResponse) and [`read_body`] (RecvBody); [`finish_body`] and
-//! [`finish_bodyless`] are Cleanup.
+//! [`finish_bodyless`] are Cleanup. [`send_and_receive`] runs the first two for a
+//! request, reading an early answer when the upload fails.
 
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::time::Duration;
@@ -15,7 +16,8 @@ use ureq_proto::client::{
 };
 use ureq_proto::BodyMode;
 
-use crate::error::{Error, Result};
+use crate::deadline::ShortWait;
+use crate::error::{Error, Framing, Result};
 
 /// Bytes of request head (and small body) assembled on the stack before the first
 /// write. Every ordinary REST request fits, so it leaves in one `write` and one TLS
@@ -43,17 +45,47 @@ pub(crate) const RECV_BUFFER: usize = 8 * 1024;
 /// Default limit on the response head (status line + headers), in bytes.
 pub const DEFAULT_MAX_RESPONSE_HEAD: usize = 64 * 1024;
 
-/// How many 1xx responses may precede the real one before we call it a flood.
+/// How many 1xx responses may precede the real one before we call it a flood; counted
+/// while awaiting `100 Continue` and again after the request.
 const MAX_INFORMATIONAL: usize = 16;
 
 /// How long to wait for `100 Continue` before sending the body anyway (RFC 9110 lets
-/// a client stop waiting; servers that ignore `Expect` never answer it).
+/// a client stop waiting; servers that ignore `Expect` never answer it). In all:
+/// 1xx responses or a dribbled status line do not extend it.
 pub(crate) const CONTINUE_WAIT: Duration = Duration::from_secs(1);
+
+/// How long to look for an answer after a write of the request failed. A server that
+/// answers an upload early (413, 401) and closes sent that answer before the reset
+/// that failed the write, so it is already in the socket buffer: this only covers the
+/// rest of a head split over segments already in flight. A server that is simply gone
+/// costs no more than this.
+const EARLY_ANSWER_WAIT: Duration = Duration::from_millis(250);
 
 /// A connection as the exchange needs it.
 pub(crate) trait Transport: Read + Write {
-    /// Like `read`, but gives up after `wait` with `Ok(None)`.
-    fn read_within(&mut self, buf: &mut [u8], wait: Duration) -> io::Result<Option<usize>>;
+    /// Shortens the waits of the reads that follow ([`ShortWait`]); `None` lifts it.
+    /// A read that runs out of it fails with a plain `WouldBlock` (no inner error).
+    fn set_read_cap(&mut self, cap: Option<ShortWait>);
+}
+
+/// Whether a read error is the end of a [`ShortWait`] rather than a failure.
+fn wait_spent(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock && e.get_ref().is_none()
+}
+
+/// The response head exactly as received, kept in the head's extensions when the
+/// request asked for it ([`HeadRules::keep_raw`]).
+#[derive(Clone)]
+pub(crate) struct RawHead(pub Box<[u8]>);
+
+/// The response head of a request and what follows it.
+pub(crate) struct Answer {
+    pub head: Response<()>,
+    pub next: RecvResponseResult,
+    /// False when the server answered before the whole request body went out: it
+    /// still expects the rest, or has closed, so the connection closes after this
+    /// response whatever the response says.
+    pub reusable: bool,
 }
 
 /// The request body to send.
@@ -161,6 +193,100 @@ fn protocol(host: &str, e: ureq_proto::Error) -> Error {
 
 fn invalid(e: ureq_proto::Error) -> Error {
     Error::invalid_request(e)
+}
+
+/// Sends the request and reads the response head ([`send_request`], then
+/// [`recv_response`]), keeping the head's bytes if the rules say so ([`RawHead`]).
+///
+/// When sending a request body fails (the server answered early, 413 or 401, and
+/// closed or stopped reading), the answer it may already have sent is read within
+/// [`EARLY_ANSWER_WAIT`] and returned, not reusable; without one, the write error
+/// stands.
+pub(crate) fn send_and_receive(
+    io: &mut impl Transport,
+    buf: &mut RecvBuf,
+    call: Call<Prepare>,
+    body: &mut ReqBody,
+    host: &str,
+    absolute_target: Option<&str>,
+    rules: HeadRules,
+) -> Result<Answer> {
+    let sent = send_request(
+        io,
+        buf,
+        call,
+        body,
+        host,
+        absolute_target,
+        rules.max_request,
+    );
+    let call = match sent {
+        Ok(call) => call,
+        Err(e @ (Error::Io { .. } | Error::Timeout { .. })) if !matches!(body, ReqBody::None) => {
+            return match early_answer(io, buf, host, rules) {
+                Some((head, next)) => {
+                    debug!(
+                        "{host} answered {} before the request body was sent ({e})",
+                        head.status()
+                    );
+                    Ok(Answer {
+                        head,
+                        next,
+                        reusable: false,
+                    })
+                }
+                None => Err(e),
+            };
+        }
+        Err(e) => return Err(e),
+    };
+    let (head, next) = recv_head(io, buf, call, host, rules)?;
+    Ok(Answer {
+        head,
+        next,
+        reusable: true,
+    })
+}
+
+/// The limits on both heads, and whether the response head's bytes are kept.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HeadRules {
+    /// Largest request head sent, in bytes (see [`send_request`]).
+    pub max_request: usize,
+    /// Largest head accepted, in bytes ([`Error::HeadersTooLarge`] above).
+    pub max: usize,
+    /// Keep the head's bytes ([`RawHead`]); a copy, so only when asked.
+    pub keep_raw: bool,
+}
+
+/// The answer a server sent before the request body was complete, if it is there
+/// within [`EARLY_ANSWER_WAIT`].
+fn early_answer(
+    io: &mut impl Transport,
+    buf: &mut RecvBuf,
+    host: &str,
+    rules: HeadRules,
+) -> Option<(Response<()>, RecvResponseResult)> {
+    let call = stand_in_call()?;
+    io.set_read_cap(Some(ShortWait::start(EARLY_ANSWER_WAIT, EARLY_ANSWER_WAIT)));
+    let answer = recv_head(io, buf, call, host, rules);
+    io.set_read_cap(None);
+    answer.ok()
+}
+
+/// A call ready to read a response, standing in for one whose body was cut short:
+/// ureq-proto cannot leave SendBody before the body's end. The response's framing
+/// depends on the request only through its method, and a request with a body is
+/// not a HEAD, so a bodiless GET reads it the same way.
+fn stand_in_call() -> Option<Call<RecvResponse>> {
+    let mut call = Call::new(http::Request::new(())).ok()?.proceed();
+    // Its request line, "GET / HTTP/1.1": written to scratch, never sent.
+    let mut scratch = [0u8; 32];
+    call.write(&mut scratch).ok()?;
+    match call.proceed() {
+        Ok(Some(SendRequestResult::RecvResponse(call))) => Some(call),
+        _ => None,
+    }
 }
 
 /// Sends the request head and body. A head that fits [`SEND_BUFFER`] is assembled
@@ -329,41 +455,62 @@ fn request_target(head: &[u8]) -> Option<(usize, usize)> {
     Some((start, end))
 }
 
-/// Waits up to [`CONTINUE_WAIT`] for the server's `100 Continue` (or its refusal).
+/// Waits up to [`CONTINUE_WAIT`] in all for the server's `100 Continue` (or its
+/// refusal), skipping up to [`MAX_INFORMATIONAL`] other 1xx responses.
 fn await_100(
     io: &mut impl Transport,
     buf: &mut RecvBuf,
     mut call: Call<Await100>,
     host: &str,
 ) -> Result<Await100Result> {
+    io.set_read_cap(Some(ShortWait::start(CONTINUE_WAIT, CONTINUE_WAIT)));
+    let waited = wait_for_100(io, buf, &mut call, host);
+    io.set_read_cap(None);
+    waited?;
+    call.proceed().map_err(|e| protocol(host, e))
+}
+
+/// Reads until the server has said whether to send the body, or the wait is over.
+fn wait_for_100(
+    io: &mut impl Transport,
+    buf: &mut RecvBuf,
+    call: &mut Call<Await100>,
+    host: &str,
+) -> Result<()> {
+    let mut informational = 0;
     while call.can_keep_await_100() {
         if !buf.is_empty() {
             let used = call
                 .try_read_100(buf.data())
                 .map_err(|e| protocol(host, e))?;
             buf.consume(used);
+            if used > 0 && call.can_keep_await_100() {
+                // A 1xx other than 100, skipped.
+                informational += 1;
+                if informational > MAX_INFORMATIONAL {
+                    return Err(too_many_informational(host));
+                }
+            }
             if used > 0 || !call.can_keep_await_100() {
                 continue;
             }
         }
-        if buf.end == buf.buf.len() {
-            if buf.buf.is_empty() {
-                buf.buf.resize(RECV_BUFFER, 0);
-            } else {
-                break;
-            }
-        }
-        match io.read_within(&mut buf.buf[buf.end..], CONTINUE_WAIT) {
-            Ok(Some(0)) => break,
-            Ok(Some(n)) => {
-                buf.end += n;
-                buf.received = true;
-            }
-            Ok(None) => break,
+        match buf.fill(io, RECV_BUFFER) {
+            // Closed, or more than a status line without an answer: stop waiting.
+            Ok(Some(0) | None) => break,
+            Ok(Some(_)) => {}
+            Err(e) if wait_spent(&e) => break,
             Err(e) => return Err(Error::from_io(e, host)),
         }
     }
-    call.proceed().map_err(|e| protocol(host, e))
+    Ok(())
+}
+
+fn too_many_informational(host: &str) -> Error {
+    Error::protocol(
+        host,
+        format!("too many 1xx responses (more than {MAX_INFORMATIONAL})"),
+    )
 }
 
 fn send_body(
@@ -497,14 +644,31 @@ fn write_all(io: &mut impl Transport, data: &[u8], host: &str) -> Result<()> {
 pub(crate) fn recv_response(
     io: &mut impl Transport,
     buf: &mut RecvBuf,
-    mut call: Call<RecvResponse>,
+    call: Call<RecvResponse>,
     host: &str,
     max_head: usize,
 ) -> Result<(Response<()>, RecvResponseResult)> {
+    let rules = HeadRules {
+        max_request: DEFAULT_MAX_REQUEST_HEAD,
+        max: max_head,
+        keep_raw: false,
+    };
+    recv_head(io, buf, call, host, rules)
+}
+
+/// [`recv_response`], keeping the head's bytes if the rules say so.
+fn recv_head(
+    io: &mut impl Transport,
+    buf: &mut RecvBuf,
+    mut call: Call<RecvResponse>,
+    host: &str,
+    rules: HeadRules,
+) -> Result<(Response<()>, RecvResponseResult)> {
+    let max_head = rules.max;
     let mut informational = 0;
     loop {
         if !buf.is_empty() {
-            let (used, response) = call
+            let (used, mut response) = call
                 .try_response(buf.data(), false)
                 .map_err(|e| head_error(host, e, max_head))?;
             // The buffer may hold more than the limit (it never starts below
@@ -516,6 +680,10 @@ pub(crate) fn recv_response(
                     limit: max_head,
                 });
             }
+            if let Some(response) = response.as_mut().filter(|_| rules.keep_raw) {
+                let raw = buf.data().get(..used).unwrap_or_default();
+                response.extensions_mut().insert(RawHead(raw.into()));
+            }
             buf.consume(used);
             if let Some(response) = response {
                 let next = call
@@ -526,7 +694,7 @@ pub(crate) fn recv_response(
             if used > 0 {
                 informational += 1;
                 if informational > MAX_INFORMATIONAL {
-                    return Err(Error::protocol(host, "too many 1xx responses"));
+                    return Err(too_many_informational(host));
                 }
                 continue;
             }
@@ -577,6 +745,14 @@ pub(crate) fn read_body(
         return Ok(0);
     }
     let close_delimited = call.body_mode() == BodyMode::CloseDelimited;
+    let truncated = |call: &Call<RecvBody>| Error::Truncated {
+        host: host.into(),
+        framing: match call.body_mode() {
+            BodyMode::Chunked => Framing::Chunked,
+            BodyMode::CloseDelimited => Framing::CloseDelimited,
+            BodyMode::LengthDelimited(_) | BodyMode::NoBody => Framing::ContentLength,
+        },
+    };
     loop {
         if !buf.is_empty() {
             let (used, n) = call.read(buf.data(), dst).map_err(|e| protocol(host, e))?;
@@ -593,7 +769,7 @@ pub(crate) fn read_body(
         }
         match buf.fill(io, max_line) {
             Ok(Some(0)) if close_delimited => return Ok(0),
-            Ok(Some(0)) => return Err(Error::Truncated { host: host.into() }),
+            Ok(Some(0)) => return Err(truncated(call)),
             Ok(Some(_)) => {}
             Ok(None) => return Err(Error::protocol(host, "chunk header line too long")),
             // A TLS stream that ended without close_notify.
@@ -601,7 +777,7 @@ pub(crate) fn read_body(
                 if e.kind() == io::ErrorKind::UnexpectedEof
                     && !e.get_ref().is_some_and(|inner| inner.is::<Error>()) =>
             {
-                return Err(Error::Truncated { host: host.into() })
+                return Err(truncated(call))
             }
             Err(e) => return Err(Error::from_io(e, host)),
         }

@@ -2,11 +2,11 @@
 //! Compiled only under `cfg(fuzzing)` (cargo fuzz) and in this crate's unit tests.
 
 use std::io::{self, Read, Write};
-use std::time::Duration;
 
 use http::Method;
 use ureq_proto::client::{Call, RecvResponseResult};
 
+use crate::deadline::ShortWait;
 use crate::exchange::{self, RecvBuf, ReqBody, Transport, DEFAULT_MAX_REQUEST_HEAD};
 
 /// Response head limit used by the harness: small, so that limits are reached.
@@ -41,9 +41,7 @@ impl Write for Scripted<'_> {
 }
 
 impl Transport for Scripted<'_> {
-    fn read_within(&mut self, buf: &mut [u8], _wait: Duration) -> io::Result<Option<usize>> {
-        self.read(buf).map(Some)
-    }
+    fn set_read_cap(&mut self, _cap: Option<ShortWait>) {}
 }
 
 /// Runs one request against `data` as the server's whole answer. The first byte picks

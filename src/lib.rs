@@ -103,7 +103,7 @@ pub use deadline::{
     DEFAULT_TIMEOUT_CONNECT, DEFAULT_TIMEOUT_HANDSHAKE, DEFAULT_TIMEOUT_OVERALL,
     DEFAULT_TIMEOUT_READ, DEFAULT_TIMEOUT_WRITE,
 };
-pub use error::{Error, Phase, Result};
+pub use error::{Error, Framing, Phase, Result};
 pub use exchange::{DEFAULT_MAX_REQUEST_HEAD, DEFAULT_MAX_RESPONSE_HEAD};
 pub use http::{HeaderMap, Method, StatusCode, Uri, Version};
 pub use pool::{ConnectionKind, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE, DEFAULT_MAX_IDLE_PER_HOST};

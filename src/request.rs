@@ -37,6 +37,7 @@ pub(crate) struct RequestParts {
     pub uri: Uri,
     pub headers: HeaderMap,
     pub timeout: Option<Duration>,
+    pub keep_raw_head: bool,
 }
 
 impl fmt::Debug for RequestBuilder<'_> {
@@ -68,6 +69,7 @@ impl<'a> RequestBuilder<'a> {
                 uri,
                 headers: HeaderMap::new(),
                 timeout: None,
+                keep_raw_head: false,
             });
         RequestBuilder { client, parts }
     }
@@ -105,6 +107,17 @@ impl<'a> RequestBuilder<'a> {
         self
     }
 
+    /// Keeps the response head exactly as the server sent it, for
+    /// [`Response::raw_head`]: the reason phrase and the case of header names, which
+    /// [`Response::status`] and [`Response::headers`] do not keep (a curl-like tool
+    /// shows them). Costs a copy of the head per response, so it is off by default.
+    pub fn keep_raw_head(mut self) -> Self {
+        if let Ok(parts) = &mut self.parts {
+            parts.keep_raw_head = true;
+        }
+        self
+    }
+
     /// Sends the request without a body.
     pub fn call(self) -> Result<Response> {
         self.client.execute(self.parts?, ReqBody::None)
@@ -112,6 +125,11 @@ impl<'a> RequestBuilder<'a> {
 
     /// Sends `body` with a `Content-Length`. The head and a body of up to a few KiB
     /// leave in one write.
+    ///
+    /// A server that answers before it has the whole body (413, 401) and stops
+    /// reading or closes fails the upload's writes: its answer is then returned, as
+    /// the response (the connection is closed after it), not the write error, and
+    /// the request is not retried.
     pub fn send_bytes(self, body: &[u8]) -> Result<Response> {
         self.client.execute(self.parts?, ReqBody::Bytes(body))
     }
@@ -124,7 +142,9 @@ impl<'a> RequestBuilder<'a> {
     /// Streams the body from a reader: chunked, or with the `Content-Length` header
     /// if one was set (then the reader must yield exactly that many bytes). Nothing
     /// is buffered whole. A streamed body cannot be replayed, so such a request is
-    /// never retried and 307/308 redirects are returned, not followed.
+    /// never retried and 307/308 redirects are returned, not followed. An answer
+    /// that comes before the body is all sent is returned as for
+    /// [`send_bytes`](Self::send_bytes).
     pub fn send_reader(self, mut reader: impl Read) -> Result<Response> {
         self.client
             .execute(self.parts?, ReqBody::Reader(&mut reader))

@@ -12,8 +12,9 @@ use ureq_proto::client::Call;
 use ureq_proto::BodyMode;
 
 use crate::client::Inner;
+use crate::deadline::ShortWait;
 use crate::error::{Error, Result};
-use crate::exchange;
+use crate::exchange::{self, RawHead, Transport};
 use crate::netloc;
 use crate::pool::{Conn, ConnectionKind};
 
@@ -35,6 +36,11 @@ const DRAIN_WAIT: Duration = Duration::from_millis(100);
 /// aborts the process. Beyond this the buffer grows as bytes arrive.
 const PREALLOCATE_LIMIT: u64 = 64 * 1024;
 
+/// Longest time spent reading that tail in all: dropping a body never blocks the
+/// caller longer than this (plus up to 50 ms of timer granularity), however the
+/// server dribbles. About what a new TLS handshake costs on a Cortex-A7.
+const DRAIN_TIME: Duration = Duration::from_millis(250);
+
 /// Whether a response's head allows its connection to be reused after the body. Both
 /// `Transfer-Encoding` and `Content-Length` is a smuggling pattern: the body is read
 /// as chunked (RFC 9112 §6.3) and the connection is then closed, never reused.
@@ -47,7 +53,8 @@ pub(crate) fn reuse_allowed(headers: &HeaderMap) -> bool {
 ///
 /// The connection goes back to the pool once the body is read to its end. A response
 /// dropped before that keeps its connection only if the rest of the body is small
-/// (up to 16 KiB, each read within 100 ms) and read away; otherwise it is closed.
+/// and comes fast (up to 16 KiB, each read within 100 ms, 250 ms in all) and is read
+/// away; otherwise it is closed.
 pub struct Response {
     status: StatusCode,
     version: Version,
@@ -55,6 +62,7 @@ pub struct Response {
     url: Uri,
     body: Body,
     connection: ConnectionKind,
+    raw_head: Option<Box<[u8]>>,
 }
 
 impl fmt::Debug for Response {
@@ -73,15 +81,25 @@ impl Response {
         body: Body,
         connection: ConnectionKind,
     ) -> Response {
-        let (parts, ()) = head.into_parts();
+        let (mut parts, ()) = head.into_parts();
         Response {
             status: parts.status,
             version: parts.version,
+            raw_head: parts.extensions.remove::<RawHead>().map(|raw| raw.0),
             headers: parts.headers,
             url: netloc::without_password(url),
             body,
             connection,
         }
+    }
+
+    /// The response head exactly as the server sent it: status line with its reason
+    /// phrase, header names in their case, line ends and the blank line included.
+    /// Only when the request asked for it with
+    /// [`RequestBuilder::keep_raw_head`](crate::RequestBuilder::keep_raw_head),
+    /// else `None`. 1xx responses before it are not included.
+    pub fn raw_head(&self) -> Option<&[u8]> {
+        self.raw_head.as_deref()
     }
 
     /// How this response's connection was had: reused from the pool, or new (with a
@@ -304,7 +322,8 @@ impl Reading {
         }
     }
 
-    /// Reads away the rest of a body dropped early, if it is small and comes fast.
+    /// Reads away the rest of a body dropped early, if it is small and comes fast
+    /// ([`DRAIN_LIMIT`], [`DRAIN_WAIT`], [`DRAIN_TIME`]).
     fn drain(&mut self) -> bool {
         let small = match self.call.body_mode() {
             BodyMode::LengthDelimited(left) => left <= DRAIN_LIMIT,
@@ -314,7 +333,8 @@ impl Reading {
         if !small {
             return false;
         }
-        self.conn.io.set_read_cap(Some(DRAIN_WAIT));
+        let wait = ShortWait::start(DRAIN_WAIT, DRAIN_TIME);
+        self.conn.io.set_read_cap(Some(wait));
         let mut scratch = [0u8; 2048];
         let mut total = 0u64;
         let drained = loop {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, HandshakeKind};
 
-use crate::deadline::Deadline;
+use crate::deadline::{Deadline, ShortWait};
 use crate::error::{Error, Phase, Result};
 use crate::exchange::Transport;
 use crate::netloc::Netloc;
@@ -42,9 +42,9 @@ pub(crate) struct Io {
     /// The socket timeouts last set, to skip `setsockopt` when they do not change.
     read_set: Option<Duration>,
     write_set: Option<Duration>,
-    /// A shorter wait for the next read ([`Transport::read_within`]), and whether it
-    /// was the binding limit when the socket was armed.
-    read_cap: Option<Duration>,
+    /// A shorter wait for the reads that follow ([`Transport::set_read_cap`]), and
+    /// whether it was the binding limit when the socket was armed.
+    read_cap: Option<ShortWait>,
     capped: bool,
     counters: Arc<Counters>,
 }
@@ -194,9 +194,16 @@ impl Io {
             .limit(phase)
             .map_err(|phase| self.timeout(phase))?;
         self.capped = false;
-        if let Some(cap) = self.read_cap.filter(|cap| read && *cap < limit) {
-            limit = cap;
-            self.capped = true;
+        if let Some(cap) = self.read_cap.filter(|_| read) {
+            let Some(cap) = cap.next() else {
+                // The short wait is spent: fail as a capped read that timed out.
+                self.capped = true;
+                return Err(io::ErrorKind::WouldBlock.into());
+            };
+            if cap < limit {
+                limit = cap;
+                self.capped = true;
+            }
         }
         let current = if read { self.read_set } else { self.write_set };
         if current != Some(limit) {
@@ -250,13 +257,6 @@ impl Io {
         &self.host
     }
 
-    /// Caps how long each read may wait (for draining a dropped body); `None` lifts it.
-    /// A read that hits the cap fails with a plain `WouldBlock`.
-    pub fn set_read_cap(&mut self, cap: Option<Duration>) {
-        self.read_cap = cap;
-        self.capped = false;
-    }
-
     /// Starts the time limits of a new request on this connection.
     pub fn set_deadline(&mut self, deadline: Deadline) {
         self.deadline = deadline;
@@ -297,15 +297,9 @@ impl Io {
 }
 
 impl Transport for Io {
-    fn read_within(&mut self, buf: &mut [u8], wait: Duration) -> io::Result<Option<usize>> {
-        self.set_read_cap(Some(wait));
-        let result = self.read(buf);
-        self.set_read_cap(None);
-        match result {
-            Ok(n) => Ok(Some(n)),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock && e.get_ref().is_none() => Ok(None),
-            Err(e) => Err(e),
-        }
+    fn set_read_cap(&mut self, cap: Option<ShortWait>) {
+        self.read_cap = cap;
+        self.capped = false;
     }
 }
 
@@ -338,8 +332,14 @@ impl Read for Io {
                 },
             }
             self.receive_tls(Phase::Read)?;
-            // Answers to what was read (a key update) go out now.
-            self.flush_tls(Phase::Write)?;
+            // Answers to what was read (a key update) go out now. A server that
+            // stopped reading and closed (an early answer to an upload) makes this
+            // fail with the unsent body still queued: what it sent stays readable,
+            // and the next write reports the failure.
+            match self.flush_tls(Phase::Write) {
+                Err(e) if !is_peer_gone(&e) => return Err(e),
+                _ => {}
+            }
         }
     }
 }
@@ -371,6 +371,16 @@ impl Write for Io {
     fn flush(&mut self) -> io::Result<()> {
         self.flush_tls(Phase::Write)
     }
+}
+
+/// Whether a write failed because the server closed the connection.
+fn is_peer_gone(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+    )
 }
 
 /// Connects to the first address that answers, within the connect limit.

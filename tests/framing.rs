@@ -225,3 +225,86 @@ fn informational_flood_is_refused() {
     let err = Client::new().get(&server.url("/")).call().unwrap_err();
     assert!(matches!(err, Error::Protocol { .. }), "{err}");
 }
+
+#[test]
+fn truncation_messages_say_what_ended() {
+    // A close-delimited body over TLS, then TCP closed without close_notify: there is
+    // no declared end, and the message says why the body is refused.
+    let (pki, server) = pki_and_https(|_| {
+        let mut bytes = b"HTTP/1.0 200 OK\r\nserver: SimpleHTTP/0.6 Python/3.11\r\n\r\n".to_vec();
+        bytes.extend_from_slice(b"<html>all of it</html>");
+        Reply::steps(vec![Step::Send(bytes), Step::Close], false)
+    });
+    let err = client_trusting(&pki)
+        .get(&server.url("/"))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap_err();
+    assert!(matches!(err, Error::Truncated { .. }), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("close_notify"), "{text}");
+    assert!(!text.contains("declared end"), "{text}");
+    assert!(
+        text.contains(&format!("localhost:{}", server.port())),
+        "{text}"
+    );
+
+    // A Content-Length body cut short (with close_notify) is cut before its length.
+    let (pki, server) = pki_and_https(|_| {
+        Reply::steps(
+            vec![
+                Step::Send(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly this".to_vec()),
+                Step::CloseNotify,
+            ],
+            false,
+        )
+    });
+    let err = client_trusting(&pki)
+        .get(&server.url("/"))
+        .call()
+        .unwrap()
+        .into_vec()
+        .unwrap_err();
+    assert!(matches!(err, Error::Truncated { .. }), "{err}");
+    assert!(err.to_string().contains("declared length"), "{err}");
+
+    // A Content-Length body cut without close_notify is also cut before its length:
+    // the missing close_notify is not the point there.
+    let (pki, server) = pki_and_https(|_| {
+        Reply::steps(
+            vec![
+                Step::Send(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly this".to_vec()),
+                Step::Close,
+            ],
+            false,
+        )
+    });
+    let err = client_trusting(&pki)
+        .get(&server.url("/"))
+        .call()
+        .unwrap()
+        .into_vec()
+        .unwrap_err();
+    assert!(err.to_string().contains("declared length"), "{err}");
+
+    // A chunked body cut before its last chunk says so.
+    let server = Server::http(|_| {
+        Reply::steps(
+            vec![
+                Step::Send(
+                    b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhel".to_vec(),
+                ),
+                Step::Close,
+            ],
+            false,
+        )
+    });
+    let err = Client::new()
+        .get(&server.url("/"))
+        .call()
+        .unwrap()
+        .into_vec()
+        .unwrap_err();
+    assert!(err.to_string().contains("last chunk"), "{err}");
+}

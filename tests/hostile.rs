@@ -230,3 +230,241 @@ fn custom_resolver_is_asked_for_names() {
     let err = client.get("https://unknown.test/").call().unwrap_err();
     assert!(matches!(err, Error::Resolve { .. }), "{err}");
 }
+
+/// A response whose body comes one byte every 50 ms: 100 bytes take 5 s.
+fn dribbled_body(chunked: bool) -> Reply {
+    const BYTES: usize = 100;
+    let (head, body): (&[u8], Vec<u8>) = if chunked {
+        let mut body = format!("{BYTES:x}\r\n").into_bytes();
+        body.extend(std::iter::repeat_n(b'd', BYTES));
+        body.extend_from_slice(b"\r\n0\r\n\r\n");
+        (
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n",
+            body,
+        )
+    } else {
+        (
+            b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n",
+            vec![b'd'; BYTES],
+        )
+    };
+    Reply::steps(
+        vec![
+            Step::Send(head.to_vec()),
+            Step::SendSlowly(body, Duration::from_millis(50)),
+        ],
+        true,
+    )
+}
+
+#[test]
+fn dropping_a_dribbled_body_gives_up_within_the_drain_limit_and_closes() {
+    for chunked in [false, true] {
+        let server = Server::http(move |r| match r.target.as_str() {
+            "/slow" => dribbled_body(chunked),
+            _ => Reply::ok(b"fast"),
+        });
+        let client = Client::new();
+        let resp = client.get(&server.url("/slow")).call().unwrap();
+        let start = std::time::Instant::now();
+        drop(resp);
+        let took = start.elapsed();
+        // The whole tail would take 5 s; the drain stops after 250 ms in all.
+        assert!(took < Duration::from_secs(2), "chunked {chunked}: {took:?}");
+        let next = client.get(&server.url("/fast")).call().unwrap();
+        assert_eq!(
+            next.connection(),
+            tinyhttps::ConnectionKind::New,
+            "chunked {chunked}: a half-drained connection is closed, not pooled"
+        );
+        assert_eq!(next.into_string().unwrap(), "fast");
+        assert_eq!(server.connections(), 2, "chunked {chunked}");
+    }
+}
+
+#[test]
+fn informational_flood_while_awaiting_100_continue_is_refused() {
+    let options = support::Options {
+        answer_before_body: true,
+        ..Default::default()
+    };
+    let server = Server::http_with(options, |_| {
+        let mut bytes = b"HTTP/1.1 102 Processing\r\n\r\n".repeat(40);
+        bytes.extend_from_slice(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+        Reply::raw(&bytes)
+    });
+    let err = Client::new()
+        .put(&server.url("/upload"))
+        .header("Expect", "100-continue")
+        .send_bytes(b"payload")
+        .unwrap_err();
+    assert!(matches!(err, Error::Protocol { .. }), "{err}");
+    assert!(err.to_string().contains("too many 1xx"), "{err}");
+}
+
+/// What the early-answer server reports to the test.
+#[derive(Debug, PartialEq)]
+enum Seen {
+    /// A PUT head arrived (its body is never read).
+    Put,
+    /// The 413 went out and the socket was closed, body unread.
+    Closed,
+}
+
+/// A server that answers GET with 200 (keeping the connection) and answers a PUT as
+/// soon as its head is in: `413` with `Connection: close`, then closes without reading
+/// the body, as servers with an upload limit do. The client's next writes fail (reset
+/// or broken pipe). `tls`: rustls over the TCP stream. Ends when `stop` is set and a
+/// connection wakes it.
+fn early_answer_server(
+    tls: Option<Arc<rustls::ServerConfig>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> (u16, mpsc::Receiver<Seen>, std::thread::JoinHandle<()>) {
+    use std::io::Read;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::channel();
+    let thread = std::thread::spawn(move || loop {
+        let (socket, _) = listener.accept().unwrap();
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        socket.set_nodelay(true).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut stream: Box<dyn ReadWrite> = match &tls {
+            None => Box::new(socket),
+            Some(config) => Box::new(rustls::StreamOwned::new(
+                rustls::ServerConnection::new(config.clone()).unwrap(),
+                socket,
+            )),
+        };
+        loop {
+            // The head, a byte at a time: nothing of the body is read.
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                match stream.read(&mut byte) {
+                    Ok(1) => head.push(byte[0]),
+                    _ => break,
+                }
+            }
+            if !head.ends_with(b"\r\n\r\n") {
+                break;
+            }
+            if head.starts_with(b"GET ") {
+                stream
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                    .unwrap();
+                continue;
+            }
+            tx.send(Seen::Put).unwrap();
+            let _ = stream.write_all(
+                b"HTTP/1.1 413 Content Too Large\r\nconnection: close\r\ncontent-length: 7\r\n\r\ntoo big",
+            );
+            let _ = stream.flush();
+            drop(stream);
+            tx.send(Seen::Closed).unwrap();
+            break;
+        }
+    });
+    (port, rx, thread)
+}
+
+trait ReadWrite: std::io::Read + Write + Send {}
+impl<T: std::io::Read + Write + Send> ReadWrite for T {}
+
+fn stop_server(
+    port: u16,
+    stop: &std::sync::atomic::AtomicBool,
+    thread: std::thread::JoinHandle<()>,
+) {
+    stop.store(true, Ordering::SeqCst);
+    let _ = std::net::TcpStream::connect(("127.0.0.1", port));
+    thread.join().unwrap();
+}
+
+#[test]
+fn early_413_during_an_upload_is_the_response_and_is_not_retried() {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (port, seen, thread) = early_answer_server(None, stop.clone());
+    let client = Client::new();
+    let url = format!("http://127.0.0.1:{port}/blob");
+    // A first request leaves the connection in the pool: the upload runs on a reused
+    // connection, where a failed write would be retried.
+    assert_eq!(
+        client.get(&url).call().unwrap().into_string().unwrap(),
+        "ok"
+    );
+    // Far more than the socket buffers of both ends hold: the client is still
+    // writing when the server closes, whatever the kernel's buffer tuning.
+    let body = vec![0u8; 64 * 1024 * 1024];
+    let result = client.put(&url).send_bytes(&body);
+    stop_server(port, &stop, thread);
+    let resp = result.unwrap();
+    assert_eq!(resp.status(), 413);
+    assert_eq!(resp.into_string().unwrap(), "too big");
+    assert_eq!(
+        seen.try_iter().collect::<Vec<_>>(),
+        [Seen::Put, Seen::Closed]
+    );
+    let stats = client.stats();
+    assert_eq!((stats.retries, stats.requests), (0, 2));
+}
+
+/// A body source that gives one block, then waits until the server has closed the
+/// connection, then gives up to 64 MiB more: the writes after the close fail.
+struct AfterClose {
+    first: bool,
+    waited: bool,
+    closed: mpsc::Receiver<Seen>,
+    left: usize,
+}
+
+impl std::io::Read for AfterClose {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if std::mem::take(&mut self.first) {
+            let n = buf.len().min(16 * 1024);
+            buf[..n].fill(b'x');
+            return Ok(n);
+        }
+        if !std::mem::replace(&mut self.waited, true) {
+            // Put, then Closed.
+            for _ in 0..2 {
+                self.closed
+                    .recv_timeout(Duration::from_secs(10))
+                    .map_err(std::io::Error::other)?;
+            }
+        }
+        let n = buf.len().min(self.left);
+        buf[..n].fill(b'x');
+        self.left -= n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn early_413_during_a_streamed_upload_is_the_response_over_tls_and_plain() {
+    let pki = Pki::new("tinyhttps test CA");
+    let config = TlsOptions::new(pki.server(SERVER_NAMES)).server_config();
+    for tls in [None, Some(config)] {
+        let is_tls = tls.is_some();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (port, seen, thread) = early_answer_server(tls, stop.clone());
+        let scheme = if is_tls { "https" } else { "http" };
+        let client = client_trusting(&pki);
+        let url = format!("{scheme}://127.0.0.1:{port}/blob");
+        let source = AfterClose {
+            first: true,
+            waited: false,
+            closed: seen,
+            left: 64 * 1024 * 1024,
+        };
+        let result = client.put(&url).send_reader(source);
+        stop_server(port, &stop, thread);
+        let resp = result.unwrap_or_else(|e| panic!("tls {is_tls}: {e}"));
+        assert_eq!(resp.status(), 413, "tls {is_tls}");
+        assert_eq!(resp.into_string().unwrap(), "too big", "tls {is_tls}");
+    }
+}

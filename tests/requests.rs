@@ -223,14 +223,26 @@ fn informational_responses_are_skipped() {
 
 #[test]
 fn expect_continue_waits_for_the_go_ahead() {
-    let server = Server::http(|r| Reply::ok(&r.body));
+    // The server holds "100 Continue" back a while (well within the client's one
+    // second of waiting), then records what of the body had arrived before it.
+    let options = support::Options {
+        continue_delay: Duration::from_millis(200),
+        ..Default::default()
+    };
+    let server = Server::http_with(options, |r| Reply::ok(&r.body));
     let resp = Client::new()
         .put(&server.url("/upload"))
         .header("Expect", "100-continue")
         .send_bytes(b"payload")
         .unwrap();
     assert_eq!(resp.into_string().unwrap(), "payload");
-    assert!(server.requests()[0].expects_continue());
+    let seen = &server.requests()[0];
+    assert!(seen.expects_continue());
+    assert_eq!(
+        seen.body_before_continue, 0,
+        "body sent before 100 Continue"
+    );
+    assert_eq!(seen.body, b"payload");
 }
 
 #[test]
@@ -249,6 +261,12 @@ fn expect_continue_refused_returns_the_final_answer_without_sending_the_body() {
         .unwrap();
     assert_eq!(resp.status(), 413);
     assert_eq!(resp.into_string().unwrap(), "too big");
+    // The server records what the client sent after the head once the client has
+    // closed: nothing, the body was never sent.
+    assert!(support::wait_until(Duration::from_secs(10), || server
+        .requests()
+        .len()
+        == 1));
     assert!(server.requests()[0].body.is_empty());
 }
 
@@ -331,4 +349,26 @@ fn slow_server_within_the_read_timeout_is_fine() {
         .unwrap();
     let resp = client.get(&server.url("/")).call().unwrap();
     assert_eq!(resp.into_string().unwrap(), "1");
+}
+
+#[test]
+fn raw_head_keeps_the_reason_phrase_and_header_case_when_asked() {
+    const HEAD: &[u8] =
+        b"HTTP/1.1 200 Everything Fine\r\nX-Custom-Header: a\r\nContent-Length: 2\r\n\r\n";
+    let server = Server::http(|_| {
+        let mut bytes = b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n".to_vec();
+        bytes.extend_from_slice(HEAD);
+        bytes.extend_from_slice(b"ok");
+        Reply::raw(&bytes)
+    });
+    let client = Client::new();
+    let resp = client.get(&server.url("/")).keep_raw_head().call().unwrap();
+    // The final head as sent, without the 1xx before it.
+    assert_eq!(resp.raw_head(), Some(HEAD));
+    assert_eq!(resp.header("x-custom-header"), Some("a"));
+    assert_eq!(resp.into_string().unwrap(), "ok");
+    // Not asked for: not kept.
+    let resp = client.get(&server.url("/")).call().unwrap();
+    assert_eq!(resp.raw_head(), None);
+    assert_eq!(resp.into_string().unwrap(), "ok");
 }

@@ -26,6 +26,9 @@ pub struct Request {
     pub body: Vec<u8>,
     /// The head exactly as received, request line to the blank line included.
     pub raw_head: Vec<u8>,
+    /// `Expect: 100-continue` (answered): body bytes that had already arrived when
+    /// the server sent "100 Continue". A client that waits for it sends none.
+    pub body_before_continue: usize,
     /// For HTTPS: what was negotiated on this request's connection.
     pub tls: Option<TlsInfo>,
 }
@@ -108,6 +111,7 @@ impl Request {
             headers,
             body: Vec::new(),
             raw_head: raw.to_vec(),
+            body_before_continue: 0,
             tls: None,
         })
     }

@@ -10,8 +10,10 @@
 //! "HTTP/1.1 100 Continue" before reading the body. With `auto_continue:
 //! false` it reads the body without sending it (a server that ignores
 //! Expect). With `answer_before_body: true` it sends no 100 and reads no
-//! body: the handler sees the head (empty body) and the connection is closed
-//! after the reply. There is no "Continue100" step.
+//! body before answering: the handler sees the head (empty body); after the
+//! reply the server reads what the client still sends until the client
+//! closes (at most a second), records that as the body, and only then logs
+//! the request and closes. There is no "Continue100" step.
 //!
 //! Stopping (drop or [`Server::stop`]) never hangs: every socket read polls
 //! a stop flag, sleeps are cut short, open sockets are shut down, and all
@@ -127,8 +129,14 @@ pub struct Options {
     pub auto_continue: bool,
     /// On `Expect: 100-continue`, neither send 100 nor read the body: call
     /// the handler with the head only, then close the connection after the
-    /// reply. Takes precedence over `auto_continue`. Default false.
+    /// reply. Takes precedence over `auto_continue`. What the client sends after
+    /// the head is recorded as the body once the client closes, and the request is
+    /// logged only then. Default false.
     pub answer_before_body: bool,
+    /// How long to wait before writing "100 Continue" (default zero): long enough,
+    /// and a client that does not wait has sent body bytes by then
+    /// ([`Request::body_before_continue`]).
+    pub continue_delay: Duration,
 }
 
 impl Default for Options {
@@ -136,6 +144,7 @@ impl Default for Options {
         Options {
             auto_continue: true,
             answer_before_body: false,
+            continue_delay: Duration::ZERO,
         }
     }
 }
@@ -388,11 +397,15 @@ fn run_connection(shared: &Shared, sock: TcpStream, id: usize) -> io::Result<()>
         let early = request.expects_continue() && shared.options.answer_before_body;
         if !early {
             if request.expects_continue() && shared.options.auto_continue {
+                if !sleep(shared, shared.options.continue_delay) {
+                    return Err(wire::stopping());
+                }
+                request.body_before_continue = wire.buffered_now()?;
                 wire.send(b"HTTP/1.1 100 Continue\r\n\r\n")?;
             }
             request.body = read_body(&mut wire, &request)?;
+            lock(&shared.log).push(request.clone());
         }
-        lock(&shared.log).push(request.clone());
         let reply = match catch_unwind(AssertUnwindSafe(|| (shared.handler)(&request))) {
             Ok(reply) => reply,
             Err(_) => {
@@ -401,10 +414,21 @@ fn run_connection(shared: &Shared, sock: TcpStream, id: usize) -> io::Result<()>
                 return Err(io::Error::other("handler panicked"));
             }
         };
-        if run_steps(shared, &mut wire, &reply.steps)? {
+        let ended = run_steps(shared, &mut wire, &reply.steps);
+        if early {
+            // What the client sent after the head, until it closed: nothing, from
+            // a client that waits for 100 Continue.
+            if matches!(ended, Ok(false)) {
+                let _ = wire.close_notify();
+                request.body = wire.finish_collecting();
+            }
+            lock(&shared.log).push(request);
+            return ended.map(|_| ());
+        }
+        if ended? {
             return Ok(());
         }
-        if !reply.keep_alive || early {
+        if !reply.keep_alive {
             wire.close_notify()?;
             wire.finish();
             return Ok(());

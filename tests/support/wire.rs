@@ -220,6 +220,48 @@ impl<'a> Wire<'a> {
             }
         }
     }
+
+    /// Pulls in what has already arrived, without waiting, and returns how many
+    /// bytes are received but not yet read as part of a request.
+    pub(crate) fn buffered_now(&mut self) -> io::Result<usize> {
+        self.sock.set_nonblocking(true)?;
+        let mut chunk = [0u8; 16 * 1024];
+        let result = loop {
+            let res = match self.tls.as_deref_mut() {
+                None => self.sock.read(&mut chunk),
+                Some(conn) => read_plaintext(conn, &mut self.sock, &mut chunk),
+            };
+            match res {
+                Ok(0) => break Ok(()),
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        self.sock.set_nonblocking(false)?;
+        result.map(|()| self.buf.len())
+    }
+
+    /// Like [`finish`](Self::finish), but keeps what the client still sends
+    /// (plaintext), with what was already buffered, instead of discarding it.
+    pub(crate) fn finish_collecting(&mut self) -> Vec<u8> {
+        let _ = self.sock.shutdown(Shutdown::Write);
+        let deadline = Instant::now() + LINGER;
+        let mut chunk = [0u8; 4096];
+        while Instant::now() < deadline && !self.stopped() {
+            let res = match self.tls.as_deref_mut() {
+                None => self.sock.read(&mut chunk),
+                Some(conn) => read_plaintext(conn, &mut self.sock, &mut chunk),
+            };
+            match res {
+                Ok(0) => break,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if is_timeout(&e) => {}
+                Err(_) => break,
+            }
+        }
+        std::mem::take(&mut self.buf)
+    }
 }
 
 /// Reads plaintext from a TLS connection, pulling TLS records as needed.
