@@ -27,9 +27,16 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use tinyhttps::{Client, Method, Response, TlsSettings, DEFAULT_MAX_REDIRECTS};
+use tinyhttps::{
+    Client, Method, Response, TlsSettings, DEFAULT_MAX_REDIRECTS, DEFAULT_TIMEOUT_CONNECT,
+    DEFAULT_TIMEOUT_HANDSHAKE, DEFAULT_TIMEOUT_OVERALL, DEFAULT_TIMEOUT_READ,
+    DEFAULT_TIMEOUT_WRITE,
+};
 
-const USAGE: &str = "\
+/// The help text, with the client's default time limits.
+fn usage() -> String {
+    format!(
+        "\
 usage: fetch [options] URL...
 
 options:
@@ -44,7 +51,7 @@ options:
                            implies POST and, unless -H sets one,
                            Content-Type: application/x-www-form-urlencoded
   --data-binary @FILE      stream FILE as the body ('@-': stdin, chunked)
-  -L, --location           follow redirects (up to 10)
+  -L, --location           follow redirects (up to {DEFAULT_MAX_REDIRECTS})
   -n N                     fetch each URL N times on one client (default 1)
   --pause SECS             sleep this long between those N fetches
   --resolve HOST:PORT:ADDR connect to ADDR for HOST:PORT (ADDR may be [IPv6];
@@ -55,9 +62,24 @@ options:
   --stats                  print the client's counters as JSON on stderr at the end
   -h, --help               print this help
 
+time limits (defaults): connect {} (DNS and every address), TLS handshake {},
+write {} and read {} (each wait on the socket), overall {} (--max-time)
+
 exit status: 0 all transfers completed (any HTTP status), 1 a transfer failed,
 2 bad arguments
-";
+",
+        secs(DEFAULT_TIMEOUT_CONNECT),
+        secs(DEFAULT_TIMEOUT_HANDSHAKE),
+        secs(DEFAULT_TIMEOUT_WRITE),
+        secs(DEFAULT_TIMEOUT_READ),
+        secs(DEFAULT_TIMEOUT_OVERALL),
+    )
+}
+
+/// A default limit for the help text: "10 s".
+fn secs(limit: Duration) -> String {
+    format!("{} s", limit.as_secs_f64())
+}
 
 /// SECS values above this (about 31 years) are refused: they mean "no limit", which
 /// the client does not offer, and would overflow the clock.
@@ -119,12 +141,12 @@ fn main() -> ExitCode {
         .collect();
     let args = match argv.and_then(parse_args) {
         Ok(Command::Help) => {
-            let _ = io::stdout().write_all(USAGE.as_bytes());
+            let _ = io::stdout().write_all(usage().as_bytes());
             return ExitCode::SUCCESS;
         }
         Ok(Command::Fetch(args)) => args,
         Err(message) => {
-            let _ = write!(io::stderr(), "error: {message}\n\n{USAGE}");
+            let _ = write!(io::stderr(), "error: {message}\n\n{}", usage());
             return ExitCode::from(2);
         }
     };

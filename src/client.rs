@@ -531,13 +531,14 @@ impl ClientBuilder {
 
     /// DNS resolution plus TCP connect (default
     /// [`DEFAULT_TIMEOUT_CONNECT`](crate::DEFAULT_TIMEOUT_CONNECT); above zero, at
-    /// most one day).
+    /// most one day): one budget for the lookup and every address, each address
+    /// getting an equal share of what is left.
     pub fn timeout_connect(mut self, timeout: Duration) -> Self {
         self.timeouts.connect = timeout;
         self
     }
 
-    /// The TLS handshake (default
+    /// The whole TLS handshake, however its bytes arrive (default
     /// [`DEFAULT_TIMEOUT_HANDSHAKE`](crate::DEFAULT_TIMEOUT_HANDSHAKE); above zero,
     /// at most one day).
     pub fn timeout_handshake(mut self, timeout: Duration) -> Self {

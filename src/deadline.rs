@@ -4,10 +4,11 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Phase};
 
-/// DNS + TCP connect. Ten seconds covers a slow cellular attach; a LAN answers in ms.
+/// DNS + TCP connect, one budget for the lookup and every address. Ten seconds
+/// covers a slow cellular attach; a LAN answers in ms.
 pub const DEFAULT_TIMEOUT_CONNECT: Duration = Duration::from_secs(10);
-/// TLS handshake. A full handshake is two round trips plus ~15 ms of crypto on a
-/// Cortex-A7; ten seconds leaves room for a loaded server and a slow link.
+/// The whole TLS handshake. A full handshake is two round trips plus ~15 ms of
+/// crypto on a Cortex-A7; ten seconds leaves room for a loaded server and a slow link.
 pub const DEFAULT_TIMEOUT_HANDSHAKE: Duration = Duration::from_secs(10);
 /// One socket write making no progress (the server stopped reading).
 pub const DEFAULT_TIMEOUT_WRITE: Duration = Duration::from_secs(30);
@@ -59,41 +60,80 @@ impl Deadline {
         Deadline { timeouts, end }
     }
 
-    /// How long the next step of `phase` may wait, and which limit that is.
-    /// `Err(Phase::Overall)` when the overall deadline has already passed.
-    pub fn limit(&self, phase: Phase) -> Result<(Duration, Phase), Phase> {
-        let own = match phase {
+    /// A budget for `phase`, started by its first [`Budget::limit`]. Connect spends
+    /// one budget on DNS and every address, the TLS handshake one on all its reads
+    /// and writes; a read or a write takes a new one for each wait on the socket.
+    pub fn budget(&self, phase: Phase) -> Budget {
+        Budget {
+            deadline: *self,
+            phase,
+            start: None,
+        }
+    }
+
+    /// The limit of `phase` (or of the overall deadline), for messages.
+    fn limit_of(&self, phase: Phase) -> Duration {
+        match phase {
             Phase::Connect => self.timeouts.connect,
             Phase::Handshake => self.timeouts.handshake,
             Phase::Write => self.timeouts.write,
             Phase::Read => self.timeouts.read,
-            Phase::Overall => Duration::MAX,
-        };
-        let Some(end) = self.end else {
-            return Ok((own, phase));
-        };
-        let left = end.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(Phase::Overall);
-        }
-        if left < own {
-            Ok((round_up(left), Phase::Overall))
-        } else {
-            Ok((own, phase))
+            Phase::Overall => self.timeouts.overall.unwrap_or(Duration::MAX),
         }
     }
 
-    /// Like [`limit`](Self::limit), with a passed deadline as [`Error::Timeout`] for `host`.
-    pub fn limit_for(&self, phase: Phase, host: &str) -> Result<(Duration, Phase), Error> {
-        self.limit(phase).map_err(|phase| Error::Timeout {
+    /// [`Error::Timeout`] for `host`, naming the limit of `phase` that elapsed.
+    pub fn timeout(&self, phase: Phase, host: &str) -> Error {
+        Error::Timeout {
             phase,
             host: host.into(),
-        })
+            limit: self.limit_of(phase),
+        }
+    }
+}
+
+/// What is left of one phase's time limit within the request's overall deadline.
+/// The clock starts at the first [`limit`](Budget::limit), so a budget taken for
+/// each socket read costs one clock read, as the deadline check did before.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Budget {
+    deadline: Deadline,
+    phase: Phase,
+    start: Option<Instant>,
+}
+
+impl Budget {
+    /// How long the next wait of the phase may last, and which limit that is (the
+    /// phase's or [`Phase::Overall`]). `Err` with the limit that is spent.
+    pub fn limit(&mut self) -> Result<(Duration, Phase), Phase> {
+        let now = Instant::now();
+        let start = *self.start.get_or_insert(now);
+        let own = self.deadline.limit_of(self.phase);
+        // Exactly the phase's limit on the first call: the socket timeout then stays
+        // the same from one read to the next, and costs no `setsockopt`.
+        let left = own.saturating_sub(now.saturating_duration_since(start));
+        let overall_left = self
+            .deadline
+            .end
+            .map(|end| end.saturating_duration_since(now));
+        match overall_left {
+            Some(over) if over.is_zero() => Err(Phase::Overall),
+            Some(over) if over < left => Ok((round_up(over), Phase::Overall)),
+            _ if left.is_zero() => Err(self.phase),
+            _ if left == own => Ok((own, self.phase)),
+            _ => Ok((round_up(left), self.phase)),
+        }
     }
 
-    /// Whether the overall deadline has passed.
-    pub fn expired(&self) -> bool {
-        self.end.is_some_and(|end| Instant::now() >= end)
+    /// Like [`limit`](Self::limit), with a spent budget as [`Error::Timeout`] for `host`.
+    pub fn limit_for(&mut self, host: &str) -> Result<(Duration, Phase), Error> {
+        self.limit()
+            .map_err(|phase| self.deadline.timeout(phase, host))
+    }
+
+    /// [`Error::Timeout`] for `host` when the limit `which` elapsed during a wait.
+    pub fn timeout(&self, which: Phase, host: &str) -> Error {
+        self.deadline.timeout(which, host)
     }
 }
 
@@ -151,7 +191,7 @@ mod tests {
     fn phase_limit_applies_when_the_deadline_is_far() {
         let d = Deadline::start(Timeouts::default());
         assert_eq!(
-            d.limit(Phase::Read),
+            d.budget(Phase::Read).limit(),
             Ok((DEFAULT_TIMEOUT_READ, Phase::Read))
         );
     }
@@ -162,7 +202,7 @@ mod tests {
             overall: Some(Duration::from_millis(120)),
             ..Timeouts::default()
         };
-        let (limit, phase) = Deadline::start(t).limit(Phase::Connect).unwrap();
+        let (limit, phase) = Deadline::start(t).budget(Phase::Connect).limit().unwrap();
         assert_eq!(phase, Phase::Overall);
         assert!(limit <= Duration::from_millis(150) && limit > Duration::ZERO);
         assert_eq!(limit.as_nanos() % TIMEOUT_GRANULARITY.as_nanos(), 0);
@@ -175,9 +215,8 @@ mod tests {
             ..Timeouts::default()
         };
         let d = Deadline::start(t);
-        assert!(!d.expired());
         assert_eq!(
-            d.limit(Phase::Read),
+            d.budget(Phase::Read).limit(),
             Ok((DEFAULT_TIMEOUT_READ, Phase::Read))
         );
     }
@@ -206,10 +245,43 @@ mod tests {
             ..Timeouts::default()
         };
         let d = Deadline::start(t);
-        assert!(!d.expired());
         assert_eq!(
-            d.limit(Phase::Write),
+            d.budget(Phase::Write).limit(),
             Ok((DEFAULT_TIMEOUT_WRITE, Phase::Write))
+        );
+    }
+
+    #[test]
+    fn a_budget_shrinks_with_each_wait_and_then_is_spent() {
+        let t = Timeouts {
+            handshake: Duration::from_millis(30),
+            overall: None,
+            ..Timeouts::default()
+        };
+        let mut budget = Deadline::start(t).budget(Phase::Handshake);
+        assert_eq!(
+            budget.limit(),
+            Ok((Duration::from_millis(30), Phase::Handshake))
+        );
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(budget.limit(), Err(Phase::Handshake));
+        let e = budget.limit_for("h:1").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "TLS handshake timed out after 30 ms with h:1"
+        );
+    }
+
+    #[test]
+    fn timeouts_name_their_limit() {
+        let d = Deadline::start(Timeouts::default());
+        assert_eq!(
+            d.timeout(Phase::Read, "h:1").to_string(),
+            "read timed out after 30 s with h:1"
+        );
+        assert_eq!(
+            d.timeout(Phase::Overall, "h:1").to_string(),
+            "overall deadline of 300 s passed with h:1"
         );
     }
 }

@@ -3,6 +3,7 @@
 use std::error::Error as StdError;
 use std::fmt;
 use std::io;
+use std::time::Duration;
 
 /// `Result` with [`Error`] as the error type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -100,6 +101,8 @@ pub enum Error {
         phase: Phase,
         /// `host:port`.
         host: Box<str>,
+        /// The limit that elapsed: the phase's own, or the overall deadline.
+        limit: Duration,
     },
     /// The server's certificate was rejected (unknown issuer, wrong name, expired, ...).
     Certificate {
@@ -265,7 +268,14 @@ impl fmt::Display for Error {
             Error::Config { reason } => write!(f, "configuration error: {reason}"),
             Error::Resolve { host, source } => write!(f, "cannot resolve {host}: {source}"),
             Error::Connect { host, source } => write!(f, "cannot connect to {host}: {source}"),
-            Error::Timeout { phase, host } => write!(f, "{phase} timed out with {host}"),
+            Error::Timeout {
+                phase: Phase::Overall,
+                host,
+                limit,
+            } => write!(f, "overall deadline of {} passed with {host}", Secs(*limit)),
+            Error::Timeout { phase, host, limit } => {
+                write!(f, "{phase} timed out after {} with {host}", Secs(*limit))
+            }
             Error::Certificate { host, source } => {
                 write!(f, "certificate of {host} rejected: {source}")
             }
@@ -325,6 +335,22 @@ impl fmt::Display for Error {
     }
 }
 
+/// A time limit as people write it: "30 s", "2.5 s", "300 ms".
+struct Secs(Duration);
+
+impl fmt::Display for Secs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.as_millis();
+        if ms < 1000 {
+            write!(f, "{ms} ms")
+        } else if ms % 1000 == 0 {
+            write!(f, "{} s", ms / 1000)
+        } else {
+            write!(f, "{} s", self.0.as_secs_f64())
+        }
+    }
+}
+
 /// Takes back an [`Error`] carried inside an `io::Error` (as [`Body`](crate::Body)'s
 /// `Read` returns them); any other I/O error becomes [`Error::Io`] without a host.
 impl From<io::Error> for Error {
@@ -364,12 +390,34 @@ mod tests {
         let e = Error::Timeout {
             phase: Phase::Read,
             host: "h:1".into(),
+            limit: Duration::from_secs(30),
         };
         let io = e.into_io();
         assert_eq!(io.kind(), io::ErrorKind::TimedOut);
         let back = Error::from_io(io, "other:2");
         assert_eq!(back.timeout_phase(), Some(Phase::Read));
-        assert_eq!(back.to_string(), "read timed out with h:1");
+        assert_eq!(back.to_string(), "read timed out after 30 s with h:1");
+    }
+
+    #[test]
+    fn timeout_names_its_limit_as_people_write_it() {
+        let timeout = |phase, ms| Error::Timeout {
+            phase,
+            host: "h:1".into(),
+            limit: Duration::from_millis(ms),
+        };
+        assert_eq!(
+            timeout(Phase::Connect, 2500).to_string(),
+            "connect timed out after 2.5 s with h:1"
+        );
+        assert_eq!(
+            timeout(Phase::Read, 300).to_string(),
+            "read timed out after 300 ms with h:1"
+        );
+        assert_eq!(
+            timeout(Phase::Overall, 300_000).to_string(),
+            "overall deadline of 300 s passed with h:1"
+        );
     }
 
     #[test]

@@ -147,8 +147,19 @@ impl Pool {
     }
 
     /// Keeps a connection whose last response ended cleanly, within the limits.
+    /// A connection holding bytes nobody asked for (in its receive buffer, or inside
+    /// rustls: plaintext, a `close_notify`, part of a record) is closed instead: the
+    /// next request on it would read them as its answer.
     pub fn checkin(&self, mut conn: Conn) {
         if self.limits.max_idle == 0 || self.limits.max_idle_per_host == 0 {
+            conn.close();
+            return;
+        }
+        if !conn.buf.is_empty() || conn.io.holds_unread() {
+            debug!(
+                "not pooling the connection to {}: it holds bytes after the response",
+                conn.io.host()
+            );
             conn.close();
             return;
         }

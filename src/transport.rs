@@ -10,7 +10,7 @@ use std::time::Duration;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, HandshakeKind};
 
-use crate::deadline::{Deadline, ShortWait};
+use crate::deadline::{Budget, Deadline, ShortWait};
 use crate::error::{Error, Phase, Result};
 use crate::exchange::Transport;
 use crate::netloc::Netloc;
@@ -30,6 +30,66 @@ enum Stream {
 struct TlsStream {
     tls: ClientConnection,
     tcp: TcpStream,
+    /// Where the bytes read from `tcp` stand in the record framing.
+    framing: Framing,
+}
+
+/// Where the bytes received so far stand in TLS's record framing: a 5-byte header
+/// whose last two bytes are the body's length, then the body. rustls keeps a
+/// partial record to itself and says nothing of it; this tells whether it holds
+/// one (a pooled connection that does must not carry another request). It skips
+/// record bodies whole, so it costs a few instructions per record.
+#[derive(Debug, Default)]
+struct Framing {
+    /// Bytes of the next record's header seen so far (0 to 4).
+    header_seen: u8,
+    /// The high byte of the record's length, once seen.
+    length_high: u8,
+    /// Bytes of the current record's body still to come.
+    body_left: usize,
+}
+
+/// Bytes in a TLS record header (RFC 8446 §5.1): type, version, length.
+const TLS_RECORD_HEADER: u8 = 5;
+
+impl Framing {
+    fn advance(&mut self, mut bytes: &[u8]) {
+        while let [first, rest @ ..] = bytes {
+            if self.body_left > 0 {
+                let n = self.body_left.min(bytes.len());
+                self.body_left -= n;
+                bytes = bytes.get(n..).unwrap_or_default();
+                continue;
+            }
+            bytes = rest;
+            self.header_seen += 1;
+            if self.header_seen == TLS_RECORD_HEADER - 1 {
+                self.length_high = *first;
+            } else if self.header_seen == TLS_RECORD_HEADER {
+                self.body_left = usize::from(u16::from_be_bytes([self.length_high, *first]));
+                self.header_seen = 0;
+            }
+        }
+    }
+
+    /// Whether the bytes so far end exactly at the end of a record.
+    fn at_boundary(&self) -> bool {
+        self.header_seen == 0 && self.body_left == 0
+    }
+}
+
+/// The socket as rustls reads it, with the framing followed on the way.
+struct Framed<'a> {
+    tcp: &'a mut TcpStream,
+    framing: &'a mut Framing,
+}
+
+impl Read for Framed<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.tcp.read(buf)?;
+        self.framing.advance(buf.get(..n).unwrap_or_default());
+        Ok(n)
+    }
 }
 
 /// One connection to a server: the stream, the time limits of the request it is
@@ -46,6 +106,9 @@ pub(crate) struct Io {
     /// whether it was the binding limit when the socket was armed.
     read_cap: Option<ShortWait>,
     capped: bool,
+    /// Which limit the socket's timeout was last armed with: the one that elapsed if
+    /// the socket times out.
+    armed: Phase,
     counters: Arc<Counters>,
 }
 
@@ -57,8 +120,9 @@ pub(crate) enum Handshake {
 }
 
 impl Io {
-    /// Resolves `dial` and connects to it (TCP_NODELAY). `target` is the server the
-    /// connection is for (the same, or the origin behind a proxy): errors name it.
+    /// Resolves `dial` and connects to it (TCP_NODELAY), DNS and every address within
+    /// one connect budget. `target` is the server the connection is for (the same,
+    /// or the origin behind a proxy): errors name it.
     pub fn connect_tcp(
         dial: &Netloc,
         target: &Netloc,
@@ -67,10 +131,11 @@ impl Io {
         counters: &Arc<Counters>,
     ) -> Result<Io> {
         let dial_host = dial.authority();
-        let addrs = resolver.resolve(dial, &deadline, &dial_host)?;
-        let tcp = connect_any(&addrs, &deadline, &dial_host)?;
+        let mut budget = deadline.budget(Phase::Connect);
+        let addrs = resolver.resolve(dial, &mut budget, &dial_host)?;
+        let (tcp, addr) = connect_any(&addrs, &mut budget, &dial_host)?;
         Counters::add(&counters.connections_opened, 1);
-        debug!("connected to {dial_host} ({})", addrs[0]);
+        debug!("connected to {dial_host} ({addr})");
         Ok(Io {
             stream: Stream::Plain(tcp),
             host: target.authority().into(),
@@ -79,12 +144,13 @@ impl Io {
             write_set: None,
             read_cap: None,
             capped: false,
+            armed: Phase::Connect,
             counters: counters.clone(),
         })
     }
 
     /// Runs TLS over this (so far plain) stream, verifying the certificate for
-    /// `target`'s host, under the handshake time limit.
+    /// `target`'s host, the whole handshake within the handshake limit.
     pub fn start_tls(
         mut self,
         config: Arc<ClientConfig>,
@@ -101,7 +167,11 @@ impl Io {
         let Stream::Plain(tcp) = self.stream else {
             return Err(Error::config("TLS started twice on one connection"));
         };
-        self.stream = Stream::Tls(Box::new(TlsStream { tls: conn, tcp }));
+        self.stream = Stream::Tls(Box::new(TlsStream {
+            tls: conn,
+            tcp,
+            framing: Framing::default(),
+        }));
         let kind = self
             .handshake()
             .map_err(|e| Error::from_io(e, &self.host))?;
@@ -113,17 +183,19 @@ impl Io {
         Ok((self, kind))
     }
 
-    /// Drives the TLS handshake to its end under the handshake time limit.
+    /// Drives the TLS handshake to its end: every read and write of it spends from
+    /// one handshake budget, so a server dribbling bytes cannot stretch it.
     fn handshake(&mut self) -> io::Result<Handshake> {
+        let mut budget = self.deadline.budget(Phase::Handshake);
         loop {
-            self.flush_tls(Phase::Handshake)?;
+            self.flush_tls(Some(&mut budget))?;
             let Stream::Tls(t) = &mut self.stream else {
                 unreachable!("handshake on a TLS stream only");
             };
             if !t.tls.is_handshaking() {
                 break;
             }
-            self.receive_tls(Phase::Handshake)?;
+            self.receive_tls(&mut budget)?;
         }
         let Stream::Tls(t) = &self.stream else {
             unreachable!("handshake on a TLS stream only");
@@ -142,23 +214,35 @@ impl Io {
         Ok(kind)
     }
 
-    /// Reads TLS records from the socket and processes them. `Ok(0)` at TCP EOF.
-    fn receive_tls(&mut self, phase: Phase) -> io::Result<usize> {
-        self.arm(phase, true)?;
+    /// Reads TLS records from the socket and processes them, within `budget`.
+    /// `Ok(0)` at TCP EOF. A signal's interruption is retried (the kernel does not
+    /// restart a recv on a socket with a timeout), on the same budget.
+    fn receive_tls(&mut self, budget: &mut Budget) -> io::Result<usize> {
+        let n = loop {
+            self.arm(budget, true)?;
+            let Stream::Tls(t) = &mut self.stream else {
+                unreachable!("TLS stream only");
+            };
+            let mut framed = Framed {
+                tcp: &mut t.tcp,
+                framing: &mut t.framing,
+            };
+            match t.tls.read_tls(&mut framed) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.socket_error(e)),
+            }
+        };
+        Counters::add(&self.counters.bytes_received, n as u64);
         let Stream::Tls(t) = &mut self.stream else {
             unreachable!("TLS stream only");
         };
-        let n = match t.tls.read_tls(&mut t.tcp) {
-            Ok(n) => n,
-            Err(e) => return Err(self.socket_error(e, phase)),
-        };
-        Counters::add(&self.counters.bytes_received, n as u64);
         if let Err(e) = t.tls.process_new_packets() {
             // Let the server know why, if the socket takes it; the error is what counts.
             let _ = t.tls.write_tls(&mut t.tcp);
             return Err(Error::tls(&self.host, e).into_io());
         }
-        if n == 0 && phase == Phase::Handshake {
+        if n == 0 && t.tls.is_handshaking() {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "server closed the connection during the TLS handshake",
@@ -167,8 +251,10 @@ impl Io {
         Ok(n)
     }
 
-    /// Sends every TLS record rustls has queued.
-    fn flush_tls(&mut self, phase: Phase) -> io::Result<()> {
+    /// Sends every TLS record rustls has queued: within the `handshake` budget when
+    /// given, else with the write limit for each wait. Interruptions are retried.
+    fn flush_tls(&mut self, mut handshake: Option<&mut Budget>) -> io::Result<()> {
+        let mut wait = self.deadline.budget(Phase::Write);
         loop {
             let Stream::Tls(t) = &mut self.stream else {
                 return Ok(());
@@ -176,23 +262,31 @@ impl Io {
             if !t.tls.wants_write() {
                 return Ok(());
             }
-            self.arm(phase, false)?;
+            match handshake.as_deref_mut() {
+                Some(budget) => self.arm(budget, false)?,
+                None => self.arm(&mut wait, false)?,
+            }
             let Stream::Tls(t) = &mut self.stream else {
                 unreachable!("checked above");
             };
             match t.tls.write_tls(&mut t.tcp) {
-                Ok(n) => Counters::add(&self.counters.bytes_sent, n as u64),
-                Err(e) => return Err(self.socket_error(e, phase)),
+                Ok(n) => {
+                    Counters::add(&self.counters.bytes_sent, n as u64);
+                    // Progress: the next wait has the whole write limit again.
+                    wait = self.deadline.budget(Phase::Write);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.socket_error(e)),
             }
         }
     }
 
-    /// Sets the socket's read or write timeout for the next operation of `phase`.
-    fn arm(&mut self, phase: Phase, read: bool) -> io::Result<()> {
-        let (mut limit, _) = self
-            .deadline
-            .limit(phase)
-            .map_err(|phase| self.timeout(phase))?;
+    /// Sets the socket's read or write timeout for the next wait within `budget`.
+    fn arm(&mut self, budget: &mut Budget, read: bool) -> io::Result<()> {
+        let (mut limit, which) = budget
+            .limit()
+            .map_err(|which| self.deadline.timeout(which, &self.host).into_io())?;
+        self.armed = which;
         self.capped = false;
         if let Some(cap) = self.read_cap.filter(|_| read) {
             let Some(cap) = cap.next() else {
@@ -218,17 +312,9 @@ impl Io {
         Ok(())
     }
 
-    fn timeout(&self, phase: Phase) -> io::Error {
-        Error::Timeout {
-            phase,
-            host: (*self.host).into(),
-        }
-        .into_io()
-    }
-
-    /// A socket error of `phase`: a timeout becomes [`Error::Timeout`] naming the
-    /// limit that elapsed (the phase's own or the overall deadline).
-    fn socket_error(&self, e: io::Error, phase: Phase) -> io::Error {
+    /// A socket error: a timeout becomes [`Error::Timeout`] naming the limit the
+    /// socket was armed with (the phase's own or the overall deadline).
+    fn socket_error(&self, e: io::Error) -> io::Error {
         if matches!(
             e.kind(),
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
@@ -236,11 +322,7 @@ impl Io {
             if self.capped {
                 return io::ErrorKind::WouldBlock.into();
             }
-            let phase = match self.deadline.limit(phase) {
-                Ok((_, which)) if !self.deadline.expired() => which,
-                _ => Phase::Overall,
-            };
-            return self.timeout(phase);
+            return self.deadline.timeout(self.armed, &self.host).into_io();
         }
         e
     }
@@ -262,8 +344,21 @@ impl Io {
         self.deadline = deadline;
     }
 
+    /// Whether rustls holds anything this side has not read: plaintext, a
+    /// `close_notify`, or part of a record. Such a connection must not go back to
+    /// the pool: the next request would read it as its answer. No system call.
+    pub fn holds_unread(&self) -> bool {
+        match &self.stream {
+            Stream::Plain(_) => false,
+            // After the handshake `wants_read` is false only with plaintext to read
+            // or a close_notify received; complete records are always processed
+            // right after they are read.
+            Stream::Tls(t) => !t.tls.wants_read() || !t.framing.at_boundary(),
+        }
+    }
+
     /// Whether a pooled connection can carry another request: the server has not
-    /// closed it and sent nothing unasked. Never blocks.
+    /// closed it, sent nothing unasked, and rustls holds nothing unread. Never blocks.
     pub fn is_reusable(&mut self) -> bool {
         if self.tcp().set_nonblocking(true).is_err() {
             return false;
@@ -272,16 +367,21 @@ impl Io {
             Stream::Plain(tcp) => {
                 matches!(tcp.peek(&mut [0u8; 1]), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
             }
-            Stream::Tls(t) => match t.tls.read_tls(&mut t.tcp) {
-                Err(e) => e.kind() == io::ErrorKind::WouldBlock,
-                Ok(0) => false,
-                // A late session ticket is fine; plaintext or a close is not.
-                Ok(_) => t.tls.process_new_packets().is_ok_and(|state| {
-                    state.plaintext_bytes_to_read() == 0 && !state.peer_has_closed()
-                }),
-            },
+            Stream::Tls(t) => {
+                let mut framed = Framed {
+                    tcp: &mut t.tcp,
+                    framing: &mut t.framing,
+                };
+                match t.tls.read_tls(&mut framed) {
+                    Err(e) => e.kind() == io::ErrorKind::WouldBlock,
+                    Ok(0) => false,
+                    // A late session ticket is fine; plaintext or a close is not
+                    // (checked below with the rest of rustls' state).
+                    Ok(_) => t.tls.process_new_packets().is_ok(),
+                }
+            }
         };
-        alive && self.tcp().set_nonblocking(false).is_ok()
+        alive && !self.holds_unread() && self.tcp().set_nonblocking(false).is_ok()
     }
 
     /// Closes the connection, telling a TLS server with `close_notify` (best effort,
@@ -305,7 +405,9 @@ impl Transport for Io {
 
 impl Read for Io {
     /// Reads plaintext. `Ok(0)` is a clean end (TCP FIN for plain, `close_notify` for
-    /// TLS); a TLS stream cut without `close_notify` gives `UnexpectedEof`.
+    /// TLS); a TLS stream cut without `close_notify` gives `UnexpectedEof`. Each wait
+    /// for the socket has the read limit; an interruption by a signal is retried
+    /// within what is left of it.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
@@ -313,17 +415,21 @@ impl Read for Io {
         loop {
             match &mut self.stream {
                 Stream::Plain(_) => {
-                    self.arm(Phase::Read, true)?;
-                    let Stream::Plain(tcp) = &mut self.stream else {
-                        unreachable!("matched above");
-                    };
-                    return match tcp.read(buf) {
-                        Ok(n) => {
-                            Counters::add(&self.counters.bytes_received, n as u64);
-                            Ok(n)
+                    let mut budget = self.deadline.budget(Phase::Read);
+                    loop {
+                        self.arm(&mut budget, true)?;
+                        let Stream::Plain(tcp) = &mut self.stream else {
+                            unreachable!("matched above");
+                        };
+                        match tcp.read(buf) {
+                            Ok(n) => {
+                                Counters::add(&self.counters.bytes_received, n as u64);
+                                return Ok(n);
+                            }
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                            Err(e) => return Err(self.socket_error(e)),
                         }
-                        Err(e) => Err(self.socket_error(e, Phase::Read)),
-                    };
+                    }
                 }
                 Stream::Tls(t) => match t.tls.reader().read(buf) {
                     Ok(n) => return Ok(n),
@@ -331,12 +437,13 @@ impl Read for Io {
                     Err(e) => return Err(e),
                 },
             }
-            self.receive_tls(Phase::Read)?;
+            let mut budget = self.deadline.budget(Phase::Read);
+            self.receive_tls(&mut budget)?;
             // Answers to what was read (a key update) go out now. A server that
             // stopped reading and closed (an early answer to an upload) makes this
             // fail with the unsent body still queued: what it sent stays readable,
             // and the next write reports the failure.
-            match self.flush_tls(Phase::Write) {
+            match self.flush_tls(None) {
                 Err(e) if !is_peer_gone(&e) => return Err(e),
                 _ => {}
             }
@@ -345,31 +452,38 @@ impl Read for Io {
 }
 
 impl Write for Io {
+    /// Writes plaintext. Each wait for the socket has the write limit; an
+    /// interruption by a signal is retried within what is left of it, never by
+    /// handing the same bytes to rustls twice.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match &mut self.stream {
             Stream::Plain(_) => {
-                self.arm(Phase::Write, false)?;
-                let Stream::Plain(tcp) = &mut self.stream else {
-                    unreachable!("matched above");
-                };
-                match tcp.write(buf) {
-                    Ok(n) => {
-                        Counters::add(&self.counters.bytes_sent, n as u64);
-                        Ok(n)
+                let mut budget = self.deadline.budget(Phase::Write);
+                loop {
+                    self.arm(&mut budget, false)?;
+                    let Stream::Plain(tcp) = &mut self.stream else {
+                        unreachable!("matched above");
+                    };
+                    match tcp.write(buf) {
+                        Ok(n) => {
+                            Counters::add(&self.counters.bytes_sent, n as u64);
+                            return Ok(n);
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(self.socket_error(e)),
                     }
-                    Err(e) => Err(self.socket_error(e, Phase::Write)),
                 }
             }
             Stream::Tls(t) => {
                 let n = t.tls.writer().write(buf)?;
-                self.flush_tls(Phase::Write)?;
+                self.flush_tls(None)?;
                 Ok(n)
             }
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.flush_tls(Phase::Write)
+        self.flush_tls(None)
     }
 }
 
@@ -383,18 +497,29 @@ fn is_peer_gone(e: &io::Error) -> bool {
     )
 }
 
-/// Connects to the first address that answers, within the connect limit.
-fn connect_any(addrs: &[SocketAddr], deadline: &Deadline, host: &str) -> Result<TcpStream> {
+/// Connects to the first address that answers, all of them within the one connect
+/// `budget`: each address gets an equal share of what is left, so a blackholed
+/// first address cannot use up the time of the ones after it. An interrupted
+/// connect is not started over: std's `connect_timeout` polls for completion and
+/// retries the poll when a signal interrupts it.
+fn connect_any(
+    addrs: &[SocketAddr],
+    budget: &mut Budget,
+    host: &str,
+) -> Result<(TcpStream, SocketAddr)> {
     let mut last = None;
-    for addr in addrs {
-        let (limit, phase) = deadline.limit_for(Phase::Connect, host)?;
-        match TcpStream::connect_timeout(addr, limit) {
+    for (i, addr) in addrs.iter().enumerate() {
+        let (left, which) = budget.limit_for(host)?;
+        let untried = u32::try_from(addrs.len() - i).unwrap_or(u32::MAX);
+        let share = left / untried;
+        let share = if share.is_zero() { left } else { share };
+        match TcpStream::connect_timeout(addr, share) {
             Ok(tcp) => {
                 tcp.set_nodelay(true).map_err(|e| Error::Connect {
                     host: host.into(),
                     source: e,
                 })?;
-                return Ok(tcp);
+                return Ok((tcp, *addr));
             }
             Err(e)
                 if matches!(
@@ -402,10 +527,8 @@ fn connect_any(addrs: &[SocketAddr], deadline: &Deadline, host: &str) -> Result<
                     io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
                 ) =>
             {
-                last = Some(Error::Timeout {
-                    phase,
-                    host: host.into(),
-                });
+                debug!("connect to {host} via {addr} timed out after {share:?}");
+                last = Some(budget.timeout(which, host));
             }
             Err(e) => {
                 debug!("connect to {host} via {addr} failed: {e}");
@@ -420,4 +543,33 @@ fn connect_any(addrs: &[SocketAddr], deadline: &Deadline, host: &str) -> Result<
         host: host.into(),
         source: io::Error::new(io::ErrorKind::NotFound, "no address to connect to"),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(len: u16) -> Vec<u8> {
+        let mut r = vec![0x17, 0x03, 0x03];
+        r.extend_from_slice(&len.to_be_bytes());
+        r.resize(5 + usize::from(len), 0xab);
+        r
+    }
+
+    #[test]
+    fn framing_follows_records_split_anywhere() {
+        let stream = [record(300), record(0), record(17), record(16_000)].concat();
+        let ends: Vec<usize> = [305, 310, 332, stream.len()].to_vec();
+        for cut in 0..=stream.len() {
+            let mut f = Framing::default();
+            f.advance(&stream[..cut]);
+            assert_eq!(
+                f.at_boundary(),
+                cut == 0 || ends.contains(&cut),
+                "cut {cut}"
+            );
+            f.advance(&stream[cut..]);
+            assert!(f.at_boundary(), "whole stream, split at {cut}");
+        }
+    }
 }

@@ -3,12 +3,13 @@
 
 mod support;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
+use support::raw::{self, RawServer};
 use support::{client_trusting, pki_and_https, Pki, Reply, Server, Step, TlsOptions, SERVER_NAMES};
 use tinyhttps::{Client, Error, Resolve, TlsSettings, TlsVersion};
 
@@ -74,38 +75,181 @@ fn endless_chunk_size_line_is_refused() {
 
 #[test]
 fn bytes_sent_unasked_to_an_idle_connection_get_it_discarded() {
-    let server = Server::http(|_| {
-        Reply::steps(
-            vec![
-                Step::Send(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok".to_vec()),
-                Step::Sleep(Duration::from_millis(50)),
-                Step::Send(b"HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nforged".to_vec()),
-            ],
-            true,
-        )
+    let (read_tx, read_rx) = mpsc::channel::<()>();
+    let (sent_tx, sent_rx) = mpsc::channel();
+    let read_rx = Mutex::new(read_rx);
+    let server = RawServer::start(2, move |index, mut sock| {
+        if raw::read_request(&mut sock).is_none() {
+            return;
+        }
+        let _ = raw::respond(&mut sock, b"ok");
+        if index == 0 {
+            // Once the client has read its answer: a second, unasked one, while the
+            // connection idles in the client's pool. Then hold it until the client
+            // closes it.
+            let _ = read_rx.lock().unwrap().recv_timeout(raw::READ_LIMIT);
+            let _ = sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nforged");
+            let _ = sent_tx.send(());
+            let _ = raw::read_request(&mut sock);
+        }
     });
     let client = Client::new();
-    assert_eq!(
+    let get = || {
         client
             .get(&server.url("/"))
             .call()
             .unwrap()
             .into_string()
-            .unwrap(),
-        "ok"
-    );
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(
-        client
-            .get(&server.url("/"))
-            .call()
             .unwrap()
-            .into_string()
-            .unwrap(),
-        "ok"
-    );
+    };
+    assert_eq!(get(), "ok");
+    read_tx.send(()).unwrap();
+    sent_rx
+        .recv_timeout(raw::READ_LIMIT)
+        .expect("server sent the unasked bytes");
+    assert_eq!(get(), "ok");
     let s = client.stats();
     assert_eq!((s.pool_stale_discards, s.connections_opened), (1, 2));
+    drop(client);
+}
+
+/// The client's receive buffer (8 KiB): a response of exactly this size fills it,
+/// so whatever follows in the same TLS record stays inside rustls.
+const RECV_BUFFER: usize = 8 * 1024;
+
+/// A `200` with a Content-Length whose head and body are exactly `total` bytes.
+fn response_of_exactly(total: usize) -> Vec<u8> {
+    let head = |n: usize| format!("HTTP/1.1 200 OK\r\ncontent-length: {n}\r\n\r\n");
+    let n = (0..total)
+        .rev()
+        .find(|n| head(*n).len() + n == total)
+        .unwrap();
+    let mut out = head(n).into_bytes();
+    out.resize(total, b'a');
+    out
+}
+
+const FORGED: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nforged";
+
+#[test]
+fn unasked_response_in_the_same_tls_record_is_never_read_as_the_next_answer() {
+    let first = response_of_exactly(RECV_BUFFER);
+    let first_len = first.len() - first.windows(4).position(|w| w == b"\r\n\r\n").unwrap() - 4;
+    let served = AtomicUsize::new(0);
+    let (pki, server) = pki_and_https(move |_| {
+        if served.fetch_add(1, Ordering::SeqCst) == 0 {
+            // One write: the answer and an unasked response in one TLS record.
+            Reply::raw(&[first.as_slice(), FORGED].concat())
+        } else {
+            Reply::ok(b"second")
+        }
+    });
+    let client = client_trusting(&pki);
+    let body = client
+        .get(&server.url("/"))
+        .call()
+        .unwrap()
+        .into_vec()
+        .unwrap();
+    assert_eq!(body.len(), first_len);
+    let idle_after_first = client.stats().idle_connections;
+    let body = client
+        .get(&server.url("/"))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert_eq!(body, "second");
+    assert_eq!(
+        idle_after_first, 0,
+        "a connection with unread plaintext inside rustls is not pooled"
+    );
+    assert_eq!(server.connections(), 2);
+    assert_eq!(client.stats().pool_reuses, 0);
+}
+
+/// What a raw TLS server sends right after its first answer, in the same write.
+#[derive(Clone, Copy)]
+enum AfterAnswer {
+    /// A close_notify alert, with the TCP connection kept open.
+    CloseNotify,
+    /// The first half of a TLS record carrying an unasked response.
+    HalfRecord,
+}
+
+/// An HTTPS server driven by hand: on its first connection it answers and then
+/// sends `after` in the same write; on the second it just answers. Each
+/// connection is held open until the client closes it.
+fn raw_tls_server(pki: &Pki, after: AfterAnswer) -> RawServer {
+    let config = TlsOptions::new(pki.server(SERVER_NAMES)).server_config();
+    RawServer::start(2, move |index, mut sock| {
+        let Some(mut tls) = raw::tls_handshake(&mut sock, &config) else {
+            return;
+        };
+        if raw::read_request(&mut rustls::Stream::new(&mut tls, &mut sock)).is_none() {
+            return;
+        }
+        let mut wire = Vec::new();
+        tls.writer()
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+            .unwrap();
+        while tls.wants_write() {
+            tls.write_tls(&mut wire).unwrap();
+        }
+        if index == 0 {
+            match after {
+                AfterAnswer::CloseNotify => tls.send_close_notify(),
+                AfterAnswer::HalfRecord => tls.writer().write_all(FORGED).unwrap(),
+            }
+            let answered = wire.len();
+            while tls.wants_write() {
+                tls.write_tls(&mut wire).unwrap();
+            }
+            if let AfterAnswer::HalfRecord = after {
+                wire.truncate(answered + (wire.len() - answered) / 2);
+            }
+        }
+        if sock.write_all(&wire).is_err() {
+            return;
+        }
+        // Held open (no FIN) until the client closes it.
+        let mut scratch = [0u8; 4096];
+        while matches!(sock.read(&mut scratch), Ok(n) if n > 0) {}
+    })
+}
+
+fn second_request_after(after: AfterAnswer) -> (tinyhttps::Stats, String) {
+    let pki = Pki::new("tinyhttps test CA");
+    let server = raw_tls_server(&pki, after);
+    let client = Client::builder()
+        .tls(support::trust(&pki))
+        .timeout_read(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let url = format!("https://127.0.0.1:{}/", server.port());
+    let get = || client.get(&url).call().and_then(|r| r.into_string());
+    assert_eq!(get().unwrap(), "ok");
+    let idle_after_first = client.stats().idle_connections;
+    let second = get().unwrap();
+    let mut stats = client.stats();
+    stats.idle_connections = idle_after_first;
+    drop(client);
+    (stats, second)
+}
+
+#[test]
+fn connection_whose_server_sent_close_notify_is_never_pooled() {
+    let (stats, second) = second_request_after(AfterAnswer::CloseNotify);
+    assert_eq!(second, "ok");
+    assert_eq!(stats.idle_connections, 0, "{stats:?}");
+    assert_eq!((stats.connections_opened, stats.pool_reuses), (2, 0));
+}
+
+#[test]
+fn connection_holding_part_of_a_tls_record_is_never_reused() {
+    let (stats, second) = second_request_after(AfterAnswer::HalfRecord);
+    assert_eq!(second, "ok");
+    assert_eq!((stats.connections_opened, stats.pool_reuses), (2, 0));
 }
 
 #[test]

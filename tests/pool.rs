@@ -4,8 +4,10 @@ mod support;
 
 use std::collections::HashMap;
 use std::io::Read;
+use std::sync::mpsc;
 use std::time::Duration;
 
+use support::raw::{self, RawServer};
 use support::{pki_and_https, Pki, Reply, Server, Step, TlsOptions, SERVER_NAMES};
 use tinyhttps::{Client, ClientBuilder, Error};
 
@@ -63,19 +65,21 @@ fn server_closing_after_each_response_costs_no_failed_request() {
 
 #[test]
 fn pause_longer_than_the_servers_keepalive_gets_a_fresh_connection() {
-    let server = Server::http(|_| {
-        Reply::steps(
-            vec![
-                Step::Send(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nhi".to_vec()),
-                Step::Sleep(Duration::from_millis(100)),
-                Step::Close,
-            ],
-            false,
-        )
+    // The server answers, then closes the idle connection (its keep-alive timeout)
+    // and says so; only then does the client send its next request.
+    let (closed_tx, closed_rx) = mpsc::channel();
+    let server = RawServer::start(2, move |_, mut sock| {
+        if raw::read_request(&mut sock).is_some() {
+            let _ = raw::respond(&mut sock, b"hi");
+        }
+        drop(sock);
+        let _ = closed_tx.send(());
     });
     let client = Client::new();
     assert_eq!(get(&client, &server.url("/")), "hi");
-    std::thread::sleep(Duration::from_millis(400));
+    closed_rx
+        .recv_timeout(raw::READ_LIMIT)
+        .expect("server closed the first connection");
     assert_eq!(get(&client, &server.url("/")), "hi");
     let s = client.stats();
     assert_eq!((s.connections_opened, s.pool_stale_discards), (2, 1));
@@ -203,13 +207,14 @@ fn early_drop_keeps_the_connection_only_for_a_small_remainder() {
 
 #[test]
 fn idle_timeout_expires_connections() {
+    const IDLE: Duration = Duration::from_millis(100);
     let server = Server::http(|_| Reply::ok(b"x"));
-    let client = Client::builder()
-        .idle_timeout(Duration::from_millis(100))
-        .build()
-        .unwrap();
+    let client = Client::builder().idle_timeout(IDLE).build().unwrap();
     get(&client, &server.url("/"));
-    std::thread::sleep(Duration::from_millis(300));
+    // Not a margin: the connection went idle before `get` returned, and a sleep
+    // never ends early, so it has been idle at least IDLE when the next request
+    // looks.
+    std::thread::sleep(IDLE);
     get(&client, &server.url("/"));
     let s = client.stats();
     assert_eq!((s.pool_idle_expired, s.connections_opened), (1, 2));

@@ -130,6 +130,14 @@ const SMALL_REQUESTS: usize = if cfg!(target_arch = "arm") {
 /// Percent of requests sent to the HTTPS server (the rest to the plain one).
 const TLS_PERCENT: u64 = 10;
 
+/// Least share of requests, in percent, that must end `Ok` with their own body.
+/// The server answers about 96.5% of its draws in full (see [`behavior`]) and a GET
+/// that lost its first attempt draws again; what fails besides is a POST caught by
+/// the keep-alive race, and slow answers under emulation and load hitting the 50 ms
+/// read timeout. Below half, the client is failing requests it should serve: a run
+/// where everything timed out must not pass.
+const MIN_OK_PERCENT: usize = 50;
+
 struct Config {
     requests: usize,
     /// All workers must have finished within this.
@@ -756,6 +764,11 @@ fn soak(config: Config) {
         "Ok responses whose body is another request's {tag}"
     );
     assert_eq!(count(Outcome::BadStatus), 0, "unexpected status {tag}");
+    assert!(
+        count(Outcome::Ok) * 100 >= n * MIN_OK_PERCENT,
+        "only {} of {n} requests succeeded (< {MIN_OK_PERCENT}%) {tag}",
+        count(Outcome::Ok)
+    );
     assert_eq!(
         count(Outcome::Other),
         0,

@@ -15,6 +15,7 @@
 pub mod message;
 pub mod pki;
 pub mod proxy;
+pub mod raw;
 pub mod server;
 mod wire;
 
