@@ -575,7 +575,10 @@ impl ClientBuilder {
     }
 
     /// TLS settings for the hosts matching `pattern`: `host.example.com` exactly, or
-    /// `*.example.com` for every name below it. The first matching rule wins. Each
+    /// `*.example.com` for every name below it, compared without case and without
+    /// a trailing dot (`https://HOST.example.com./` gets the rule of
+    /// `host.example.com`). A rule applies on every port: [`build`](Self::build)
+    /// refuses a pattern with a port or a scheme. The first matching rule wins. Each
     /// rule is its own trust policy, with its own session store.
     pub fn tls_for(mut self, pattern: &str, settings: TlsSettings) -> Self {
         self.tls_rules.push((pattern.to_string(), settings));

@@ -329,3 +329,21 @@ fn roots_come_from_a_directory_or_the_system_store() {
     let _ = std::fs::remove_dir_all(dir);
     let _ = std::fs::remove_dir_all(empty);
 }
+
+#[test]
+fn a_trailing_dot_in_the_url_does_not_escape_the_rule_for_the_host() {
+    let (pki, server) = pki_and_https(|_| Reply::ok(b"x"));
+    // The rule trusts the test CA; the default policy (webpki-roots) does not.
+    let client = Client::builder()
+        .tls_for("localhost", trust(&pki))
+        .resolve("localhost.", server.port(), "127.0.0.1".parse().unwrap())
+        .build()
+        .unwrap();
+    let dotted = server.url_with_host("localhost.", "/");
+    let body = client.get(&dotted).call().unwrap().into_string().unwrap();
+    assert_eq!(body, "x");
+    assert_eq!(
+        server.requests()[0].tls.as_ref().unwrap().sni.as_deref(),
+        Some("localhost")
+    );
+}

@@ -259,21 +259,45 @@ impl TlsSettings {
 }
 
 /// Which hosts a policy applies to: `api.example.com` exactly, or `*.example.com`
-/// for every name below `example.com` (not `example.com` itself).
+/// for every name below `example.com` (not `example.com` itself). Both the pattern
+/// and the host are compared lower-cased and without one trailing dot, as DNS and
+/// certificate checks compare them: `API.example.com.` in a URL gets the rule of
+/// `api.example.com`. A rule applies on every port: a pattern naming a port or a
+/// scheme is refused, it would silently never match.
 #[derive(Debug, Clone)]
 pub(crate) struct HostPattern(String);
 
 impl HostPattern {
     pub fn new(pattern: &str) -> Result<HostPattern> {
-        let p = pattern.trim().to_ascii_lowercase();
-        let bare = p.strip_prefix("*.").unwrap_or(&p);
-        if bare.is_empty() || bare.contains(['*', '/', ' ']) {
-            return Err(Error::config(format_args!("bad host pattern {pattern:?}")));
+        let bad = |why: &str| Error::config(format_args!("tls_for pattern {pattern:?}: {why}"));
+        let lower = pattern.trim().to_ascii_lowercase();
+        if lower.contains("://") {
+            return Err(bad("names a scheme; give the host name only"));
         }
-        Ok(HostPattern(p))
+        // An IPv6 literal, bracketed or not, is a host; any other colon is a port.
+        let unbracketed = lower
+            .strip_prefix('[')
+            .and_then(|p| p.strip_suffix(']'))
+            .unwrap_or(&lower);
+        let p = if unbracketed.parse::<std::net::Ipv6Addr>().is_ok() {
+            unbracketed
+        } else if lower.contains(':') {
+            return Err(bad(
+                "names a port; a rule applies on every port, give the host only",
+            ));
+        } else {
+            without_trailing_dot(&lower)
+        };
+        let bare = p.strip_prefix("*.").unwrap_or(p);
+        if bare.is_empty() || bare.contains(['*', '/', ' ', '[', ']']) {
+            return Err(bad("not a host name or *.domain"));
+        }
+        Ok(HostPattern(p.to_string()))
     }
 
+    /// Whether the pattern covers `host` (lower-case, as [`Netloc`] keeps it).
     fn matches(&self, host: &str) -> bool {
+        let host = without_trailing_dot(host);
         match self.0.strip_prefix("*.") {
             Some(suffix) => {
                 host.len() > suffix.len() + 1
@@ -283,6 +307,12 @@ impl HostPattern {
             None => self.0 == host,
         }
     }
+}
+
+/// `name` without one trailing dot: `example.com.` is the fully qualified spelling
+/// of `example.com`.
+fn without_trailing_dot(name: &str) -> &str {
+    name.strip_suffix('.').unwrap_or(name)
 }
 
 /// What a policy builds once and every config of it shares; rebuilt only when a
@@ -513,6 +543,37 @@ mod tests {
         assert!(!wild.matches("badexample.com"));
         assert!(HostPattern::new("*.").is_err());
         assert!(HostPattern::new("a*.b").is_err());
+    }
+
+    #[test]
+    fn host_patterns_ignore_case_and_one_trailing_dot_on_both_sides() {
+        let exact = HostPattern::new("Device-API.example.com.").unwrap();
+        for host in ["device-api.example.com", "device-api.example.com."] {
+            assert!(exact.matches(host), "{host}");
+        }
+        assert!(!exact.matches("device-api.example.com.."));
+        let wild = HostPattern::new("*.Example.com.").unwrap();
+        assert!(wild.matches("a.example.com."));
+        assert!(wild.matches("a.example.com"));
+        assert!(!wild.matches("example.com."));
+        let ip = HostPattern::new("[::1]").unwrap();
+        assert!(ip.matches("::1"));
+        assert!(HostPattern::new("::1").unwrap().matches("::1"));
+    }
+
+    #[test]
+    fn host_patterns_with_a_port_or_scheme_are_refused_naming_the_pattern() {
+        for bad in [
+            "device-api.example.com:8443",
+            "*.example.com:443",
+            "https://device-api.example.com",
+            "[::1]:8443",
+            ".",
+        ] {
+            let err = HostPattern::new(bad).unwrap_err();
+            assert!(matches!(err, Error::Config { .. }), "{bad}: {err}");
+            assert!(err.to_string().contains(bad), "{bad}: {err}");
+        }
     }
 
     #[test]
