@@ -178,3 +178,45 @@ fn heap_stays_flat_over_many_distinct_tls_netlocs() {
     );
     assert_eq!(s.root_store_parses, 1);
 }
+
+/// Distinct ports of one host a server could send the client to (by redirects).
+const PORTS: u16 = 1000;
+
+/// A resolver that knows no name: requests fail before any socket is opened, after
+/// the TLS config (and the session store of its port) has been made.
+struct NoNames;
+
+impl tinyhttps::Resolve for NoNames {
+    fn resolve(&self, _host: &str, _port: u16) -> std::io::Result<Vec<std::net::SocketAddr>> {
+        Err(std::io::ErrorKind::NotFound.into())
+    }
+}
+
+#[test]
+fn heap_stays_flat_over_many_ports_of_one_host() {
+    let client = Client::builder().resolver(NoNames).build().unwrap();
+    let try_port = |port: u16| {
+        let err = client
+            .get(&format!("https://h.test:{port}/"))
+            .call()
+            .unwrap_err();
+        assert!(matches!(err, tinyhttps::Error::Resolve { .. }), "{err}");
+    };
+    // As in `heap_growth_over_netlocs`: the first half fills every bounded
+    // collection, the second must not grow the heap.
+    for port in 1..=PORTS / 2 {
+        try_port(port);
+    }
+    let warm = live();
+    for port in PORTS / 2 + 1..=PORTS {
+        try_port(port);
+    }
+    let growth = live() - warm;
+    println!(
+        "heap growth over the last {} of {PORTS} ports of one host: {growth} bytes",
+        PORTS / 2
+    );
+    assert!(growth.abs() <= FLAT, "{growth}");
+    // Every port got its config built, so its session store was made.
+    assert_eq!(client.stats().tls_config_builds, u64::from(PORTS));
+}

@@ -13,7 +13,7 @@
 
 mod roots;
 
-use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -33,6 +33,13 @@ use roots::{RootSource, RootStores};
 
 /// Default capacity of the per-netloc config cache: firmware talks to few hosts.
 pub const DEFAULT_TLS_CACHE_SIZE: usize = 8;
+
+/// Session stores a policy keeps, one per port, least recently used out first.
+/// A device talks to a few ports; a server that sends it across ports (redirects)
+/// must not grow memory: each store preallocates room for its tickets (~15 KiB at
+/// the default size). A port whose store was evicted does its next handshake in
+/// full.
+const SESSION_STORES_PER_POLICY: NonZeroUsize = NonZeroUsize::new(16).expect("not zero");
 
 /// Default capacity of a session store, in tickets. A policy has one store per port.
 /// rustls keeps up to 8 TLS 1.3 tickets per server, so a store holds sessions for
@@ -231,7 +238,8 @@ impl TlsSettings {
         self
     }
 
-    /// Capacity of this policy's session stores (one per port) in tickets (default
+    /// Capacity of this policy's session stores (one per port, for the 16 ports
+    /// used last; each preallocates room for its tickets) in tickets (default
     /// [`DEFAULT_SESSION_CACHE_SIZE`]; a store remembers about `size / 8` servers,
     /// so size it for the number of hosts); 0 turns session resumption off.
     pub fn session_cache_size(mut self, size: usize) -> Self {
@@ -328,11 +336,12 @@ struct Policy {
     pattern: Option<HostPattern>,
     settings: TlsSettings,
     state: Mutex<Option<Arc<PolicyState>>>,
-    /// Session stores of this policy, one per port. rustls keys sessions by server
-    /// name only, so servers on two ports of one host would overwrite each other's
-    /// tickets in a shared store. The stores outlive state rebuilds: tickets tied to
-    /// an old verifier are never offered under a new one (rustls checks the `Arc`).
-    sessions: Mutex<HashMap<u16, Resumption>>,
+    /// Session stores of this policy, one per port, at most
+    /// [`SESSION_STORES_PER_POLICY`]. rustls keys sessions by server name only, so
+    /// servers on two ports of one host would overwrite each other's tickets in a
+    /// shared store. A cached config keeps its store alive after eviction here, so
+    /// a policy holds at most this many stores plus one per cached config.
+    sessions: Mutex<LruCache<u16, Resumption>>,
 }
 
 impl Policy {
@@ -341,7 +350,7 @@ impl Policy {
             pattern,
             settings,
             state: Mutex::new(None),
-            sessions: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(LruCache::new(SESSION_STORES_PER_POLICY)),
         }
     }
 
@@ -351,8 +360,9 @@ impl Policy {
             return Resumption::disabled();
         }
         lock(&self.sessions)
-            .entry(port)
-            .or_insert_with(|| Resumption::store(Arc::new(ClientSessionMemoryCache::new(size))))
+            .get_or_insert(port, || {
+                Resumption::store(Arc::new(ClientSessionMemoryCache::new(size)))
+            })
             .clone()
     }
 }
