@@ -293,13 +293,21 @@ impl Client {
     /// A pooled connection for `netloc`, or a new one (always new when `fresh`).
     fn connection(&self, netloc: &Netloc, deadline: Deadline, fresh: bool) -> Result<Conn> {
         let inner = &self.inner;
-        let policy = match netloc.scheme {
-            Scheme::Https => inner.tls.policy_for(&netloc.host),
-            Scheme::Http => usize::MAX,
+        let drop_idle = &mut |policy| inner.pool.drop_policy(policy);
+        let (policy, trust) = match netloc.scheme {
+            Scheme::Https => {
+                // Before the pool: a pooled connection must not outlive a change of
+                // the root files it was verified with. Rate-limited: one atomic load.
+                inner.tls.recheck(deadline.started(), drop_idle);
+                let policy = inner.tls.policy_for(&netloc.host);
+                (policy, inner.tls.generation(policy))
+            }
+            Scheme::Http => (usize::MAX, 0),
         };
-        let key = PoolKey {
+        let mut key = PoolKey {
             netloc: netloc.clone(),
             policy,
+            trust,
             proxy: inner.config.proxies.for_netloc(netloc).cloned(),
         };
         if !fresh {
@@ -308,7 +316,12 @@ impl Client {
             }
         }
         let tls = match netloc.scheme {
-            Scheme::Https => Some(inner.tls.get(netloc, &inner.counters)?.0),
+            Scheme::Https => {
+                let found = inner.tls.get(netloc, &inner.counters, drop_idle)?;
+                // A change noticed while building makes this the new generation.
+                key.trust = found.trust;
+                Some(found.config)
+            }
             Scheme::Http => None,
         };
         let dial = key.proxy.as_ref().map_or(netloc, |p| &p.netloc);

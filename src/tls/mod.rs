@@ -15,7 +15,9 @@ mod roots;
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use lru::LruCache;
 use rustls::client::{ClientSessionMemoryCache, Resumption, WebPkiServerVerifier};
@@ -25,6 +27,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::ClientConfig;
 
+use crate::deadline::Throttle;
 use crate::error::{Error, Result};
 use crate::netloc::Netloc;
 use crate::stats::Counters;
@@ -33,6 +36,14 @@ use roots::{RootSource, RootStores};
 
 /// Default capacity of the per-netloc config cache: firmware talks to few hosts.
 pub const DEFAULT_TLS_CACHE_SIZE: usize = 8;
+
+/// How often, at most, the root certificate files of a client's trust policies are
+/// checked for changes (size and modification time, one `stat` per file). A change
+/// drops everything made under the old trust: that policy's cached configs, its
+/// sessions and its idle connections. A replaced file is thus in force from the
+/// first request that starts this long after the change; one second keeps the
+/// check off the per-request cost of a keep-alive loop.
+pub const TRUST_RECHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Session stores a policy keeps, one per port, least recently used out first.
 /// A device talks to a few ports; a server that sends it across ports (redirects)
@@ -342,6 +353,9 @@ struct Policy {
     /// shared store. A cached config keeps its store alive after eviction here, so
     /// a policy holds at most this many stores plus one per cached config.
     sessions: Mutex<LruCache<u16, Resumption>>,
+    /// Bumped when the policy's root files change: configs and pooled connections
+    /// of an older generation are never used again.
+    generation: AtomicU64,
 }
 
 impl Policy {
@@ -351,6 +365,7 @@ impl Policy {
             settings,
             state: Mutex::new(None),
             sessions: Mutex::new(LruCache::new(SESSION_STORES_PER_POLICY)),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -367,8 +382,18 @@ impl Policy {
     }
 }
 
-/// Netloc → (config, index of its policy), least recently used first out.
-type ConfigCache = LruCache<Netloc, (Arc<ClientConfig>, usize)>;
+/// A config and what it was made under.
+#[derive(Clone)]
+pub(crate) struct Lookup {
+    pub config: Arc<ClientConfig>,
+    /// The index of its policy.
+    pub policy: usize,
+    /// The policy's trust generation when the config was built.
+    pub trust: u64,
+}
+
+/// Netloc → config, least recently used first out.
+type ConfigCache = LruCache<Netloc, Lookup>;
 
 /// The policies of a client and the per-netloc config cache.
 pub(crate) struct TlsConfigs {
@@ -377,6 +402,8 @@ pub(crate) struct TlsConfigs {
     /// `None` when the cache is disabled (`tls_cache_size(0)`).
     cache: Option<Mutex<ConfigCache>>,
     roots: RootStores,
+    /// When the root files are next checked for changes.
+    recheck: Throttle,
 }
 
 impl TlsConfigs {
@@ -398,6 +425,7 @@ impl TlsConfigs {
             policies,
             cache,
             roots: RootStores::default(),
+            recheck: Throttle::new(TRUST_RECHECK_INTERVAL),
         })
     }
 
@@ -409,31 +437,110 @@ impl TlsConfigs {
             .expect("the default policy matches every host")
     }
 
-    /// The config for a netloc and the index of its policy: from the cache, or built.
-    pub fn get(&self, netloc: &Netloc, counters: &Counters) -> Result<(Arc<ClientConfig>, usize)> {
+    /// The trust generation of a policy (0 for an index that is none).
+    pub fn generation(&self, policy: usize) -> u64 {
+        self.policies
+            .get(policy)
+            .map_or(0, |p| p.generation.load(Relaxed))
+    }
+
+    /// Checks the root files of the policies in use for changes, if the last check
+    /// is [`TRUST_RECHECK_INTERVAL`] old at `now`; each policy whose trust changed
+    /// loses its configs and sessions and is passed to `dropped` (for its idle
+    /// connections). When not due: one relaxed atomic load.
+    pub fn recheck(&self, now: Instant, dropped: &mut dyn FnMut(usize)) {
+        if !self.recheck.due(now) {
+            return;
+        }
+        for (index, p) in self.policies.iter().enumerate() {
+            let Some(state) = lock(&p.state).clone() else {
+                continue;
+            };
+            let current = p
+                .settings
+                .root_sources()
+                .iter()
+                .zip(&state.roots)
+                .all(|(source, held)| self.roots.is_current(source, held));
+            if !current {
+                self.reset(index);
+                dropped(index);
+            }
+        }
+    }
+
+    /// The config for a netloc: from the cache, or built. A root file change noticed
+    /// while building resets the policy as [`recheck`](Self::recheck) does.
+    pub fn get(
+        &self,
+        netloc: &Netloc,
+        counters: &Counters,
+        dropped: &mut dyn FnMut(usize),
+    ) -> Result<Lookup> {
         if let Some(cache) = &self.cache {
-            if let Some((config, policy)) = lock(cache).get(netloc) {
-                Counters::add(&counters.tls_config_cache_hits, 1);
-                return Ok((config.clone(), *policy));
+            let mut cache = lock(cache);
+            if let Some(found) = cache.get(netloc) {
+                if found.trust == self.generation(found.policy) {
+                    Counters::add(&counters.tls_config_cache_hits, 1);
+                    return Ok(found.clone());
+                }
+                // Built under a trust that changed meanwhile.
+                cache.pop(netloc);
             }
         }
         let policy = self.policy_for(&netloc.host);
-        let config = Arc::new(self.build(policy, netloc.port, counters)?);
+        let (config, trust) = self.build(policy, netloc.port, counters, dropped)?;
+        let found = Lookup {
+            config: Arc::new(config),
+            policy,
+            trust,
+        };
         debug!("built TLS config for {netloc} (policy {policy})");
         if let Some(cache) = &self.cache {
-            let evicted = lock(cache).push(netloc.clone(), (config.clone(), policy));
+            let evicted = lock(cache).push(netloc.clone(), found.clone());
             if let Some((old, _)) = evicted.filter(|(old, _)| old != netloc) {
                 Counters::add(&counters.tls_config_evictions, 1);
                 debug!("evicted TLS config for {old}");
             }
         }
-        Ok((config, policy))
+        Ok(found)
     }
 
-    /// Builds a config of `policy`, building or refreshing the policy's shared state
-    /// first if needed (first use, or a root file changed on disk).
-    fn build(&self, policy: usize, port: u16, counters: &Counters) -> Result<ClientConfig> {
+    /// Forgets everything made under `policy`'s current trust: its shared state,
+    /// sessions and cached configs; bumps its generation.
+    fn reset(&self, policy: usize) {
+        let Some(p) = self.policies.get(policy) else {
+            return;
+        };
+        p.generation.fetch_add(1, Relaxed);
+        *lock(&p.state) = None;
+        lock(&p.sessions).clear();
+        if let Some(cache) = &self.cache {
+            let mut cache = lock(cache);
+            let stale: Vec<Netloc> = cache
+                .iter()
+                .filter(|(_, found)| found.policy == policy)
+                .map(|(netloc, _)| netloc.clone())
+                .collect();
+            for netloc in stale {
+                cache.pop(&netloc);
+            }
+        }
+        debug!("root certificates of policy {policy} changed: dropped its TLS configs, sessions and idle connections");
+    }
+
+    /// Builds a config of `policy` and says under which trust generation, building
+    /// the policy's shared state first if needed (first use, or a root file changed
+    /// on disk: then the policy is reset first and passed to `dropped`).
+    fn build(
+        &self,
+        policy: usize,
+        port: u16,
+        counters: &Counters,
+        dropped: &mut dyn FnMut(usize),
+    ) -> Result<(ClientConfig, u64)> {
         let p = &self.policies[policy];
+        let mut trust = p.generation.load(Relaxed);
         let roots = p
             .settings
             .root_sources()
@@ -443,7 +550,13 @@ impl TlsConfigs {
         let current = lock(&p.state).clone();
         let state = match current {
             Some(s) if same_stores(&s.roots, &roots) => s,
-            _ => {
+            old => {
+                if old.is_some() {
+                    // Noticed here before the periodic check.
+                    self.reset(policy);
+                    dropped(policy);
+                    trust = p.generation.load(Relaxed);
+                }
                 let state = Arc::new(new_state(&p.settings, roots)?);
                 *lock(&p.state) = Some(state.clone());
                 state
@@ -461,7 +574,7 @@ impl TlsConfigs {
         config.alpn_protocols = p.settings.alpn.clone();
         config.resumption = p.resumption(port);
         Counters::add(&counters.tls_config_builds, 1);
-        Ok(config)
+        Ok((config, trust))
     }
 }
 
@@ -597,15 +710,5 @@ mod tests {
         let p = provider(&[Cipher::Aes128Gcm, Cipher::ChaCha20Poly1305]);
         let first = format!("{:?}", p.cipher_suites[0].suite());
         assert!(first.contains("AES_128_GCM"), "{first}");
-    }
-
-    #[test]
-    fn default_cipher_order_suits_the_target() {
-        let first = DEFAULT_CIPHERS[0];
-        if cfg!(target_arch = "arm") {
-            assert_eq!(first, Cipher::ChaCha20Poly1305);
-        } else {
-            assert_eq!(first, Cipher::Aes128Gcm);
-        }
     }
 }
