@@ -457,3 +457,40 @@ fn widened_root_file_starts_over_without_old_sessions_or_connections() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn default_cipher_order_negotiates_chacha20_on_arm_and_aes_128_gcm_elsewhere() {
+    use rustls::CipherSuite::*;
+    // ring on 32-bit ARM has no hardware AES: ChaCha20 must be what the server picks
+    // (it follows the client's order); elsewhere AES-128-GCM.
+    let expected = if cfg!(target_arch = "arm") {
+        [
+            TLS13_CHACHA20_POLY1305_SHA256,
+            TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        ]
+    } else {
+        [
+            TLS13_AES_128_GCM_SHA256,
+            TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        ]
+    };
+    let pki = Pki::new("tinyhttps test CA");
+    let tls13 = Server::https(TlsOptions::new(pki.server(SERVER_NAMES)), |_| {
+        Reply::ok(b"x")
+    });
+    let tls12 = Server::https(
+        TlsOptions::new(pki.server(SERVER_NAMES)).tls12_only(),
+        |_| Reply::ok(b"x"),
+    );
+    let client = support::client_trusting(&pki);
+    for (server, suite) in [(&tls13, expected[0]), (&tls12, expected[1])] {
+        client
+            .get(&server.url("/"))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap();
+        let seen = server.requests()[0].tls.clone().unwrap();
+        assert_eq!(seen.cipher_suite, Some(suite));
+    }
+}
