@@ -297,7 +297,8 @@ impl Client {
         let (policy, trust) = match netloc.scheme {
             Scheme::Https => {
                 // Before the pool: a pooled connection must not outlive a change of
-                // the root files it was verified with. Rate-limited: one atomic load.
+                // the root files it was verified with. When the re-check is not due
+                // this is two relaxed atomic loads (its time, the generation).
                 inner.tls.recheck(deadline.started(), drop_idle);
                 let policy = inner.tls.policy_for(&netloc.host);
                 (policy, inner.tls.generation(policy))

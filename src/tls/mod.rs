@@ -7,6 +7,12 @@
 //! resolver `Arc`s, so configs of one policy resume each other's sessions, and a
 //! session earned under one policy is never offered under another.
 //!
+//! A policy's trust can change under it: its root files are re-checked by stamp at
+//! most every [`TRUST_RECHECK_INTERVAL`] (and whenever a config is built), and a
+//! change resets the policy: new generation, no state, no sessions, no cached
+//! configs; the client drops its idle connections, and one still in use when the
+//! change is seen is never handed out again (its pool key names the old generation).
+//!
 //! [`TlsConfigs`] maps a netloc to its config in a small LRU; a miss builds a config
 //! from the policy (~5-10 K instructions on armv7 — what the cache really saves is
 //! the work the policy keeps: parsed roots and resumable sessions).

@@ -81,9 +81,7 @@ impl RootStores {
         );
         Ok(store)
     }
-}
 
-impl RootStores {
     /// Whether `held` is still the store of `source`: its files have the stamps they
     /// were parsed with (a `stat` each; in-memory sources are always current).
     pub fn is_current(&self, source: &RootSource, held: &Arc<RootCertStore>) -> bool {
