@@ -356,13 +356,22 @@ impl Client {
     /// A pooled connection for `netloc`, or a new one (always new when `fresh`).
     fn connection(&self, netloc: &Netloc, deadline: Deadline, fresh: bool) -> Result<Conn> {
         let inner = &self.inner;
-        let policy = match netloc.scheme {
-            Scheme::Https => inner.tls.policy_for(&netloc.host),
-            Scheme::Http => usize::MAX,
+        let drop_idle = &mut |policy| inner.pool.drop_policy(policy);
+        let (policy, trust) = match netloc.scheme {
+            Scheme::Https => {
+                // Before the pool: a pooled connection must not outlive a change of
+                // the root files it was verified with. When the re-check is not due
+                // this is two relaxed atomic loads (its time, the generation).
+                inner.tls.recheck(deadline.started(), drop_idle);
+                let policy = inner.tls.policy_for(&netloc.host);
+                (policy, inner.tls.generation(policy))
+            }
+            Scheme::Http => (usize::MAX, 0),
         };
-        let key = PoolKey {
+        let mut key = PoolKey {
             netloc: netloc.clone(),
             policy,
+            trust,
             proxy: inner.config.proxies.for_netloc(netloc).cloned(),
         };
         if !fresh {
@@ -371,7 +380,12 @@ impl Client {
             }
         }
         let tls = match netloc.scheme {
-            Scheme::Https => Some(inner.tls.get(netloc, &inner.counters)?.0),
+            Scheme::Https => {
+                let found = inner.tls.get(netloc, &inner.counters, drop_idle)?;
+                // A change noticed while building makes this the new generation.
+                key.trust = found.trust;
+                Some(found.config)
+            }
             Scheme::Http => None,
         };
         let dial = key.proxy.as_ref().map_or(netloc, |p| &p.netloc);
@@ -690,7 +704,10 @@ impl ClientBuilder {
     }
 
     /// TLS settings for the hosts matching `pattern`: `host.example.com` exactly, or
-    /// `*.example.com` for every name below it. The first matching rule wins. Each
+    /// `*.example.com` for every name below it, compared without case and without
+    /// a trailing dot (`https://HOST.example.com./` gets the rule of
+    /// `host.example.com`). A rule applies on every port: [`build`](Self::build)
+    /// refuses a pattern with a port or a scheme. The first matching rule wins. Each
     /// rule is its own trust policy, with its own session store.
     pub fn tls_for(mut self, pattern: &str, settings: TlsSettings) -> Self {
         self.tls_rules.push((pattern.to_string(), settings));

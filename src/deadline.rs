@@ -1,5 +1,6 @@
 //! Time limits. The clock is read here and nowhere else in the request path.
 
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Phase};
@@ -49,15 +50,27 @@ impl Default for Timeouts {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Deadline {
     timeouts: Timeouts,
+    start: Instant,
     end: Option<Instant>,
 }
 
 impl Deadline {
     /// Starts the clock of one request.
     pub fn start(timeouts: Timeouts) -> Deadline {
+        let start = Instant::now();
         // A deadline too far to represent is no deadline.
-        let end = timeouts.overall.and_then(|d| Instant::now().checked_add(d));
-        Deadline { timeouts, end }
+        let end = timeouts.overall.and_then(|d| start.checked_add(d));
+        Deadline {
+            timeouts,
+            start,
+            end,
+        }
+    }
+
+    /// When the request started: a clock reading for work that needs only a coarse
+    /// "now" (see [`Throttle`]), at no extra cost.
+    pub fn started(&self) -> Instant {
+        self.start
     }
 
     /// A budget for `phase`, started by its first [`Budget::limit`]. Connect spends
@@ -183,9 +196,63 @@ pub(crate) fn now() -> Instant {
     Instant::now()
 }
 
+/// Lets a periodic chore run at most once per interval, whichever thread asks. Asking
+/// when it is not due costs one relaxed atomic load and a compare (the caller brings
+/// the time, typically [`Deadline::started`]).
+#[derive(Debug)]
+pub(crate) struct Throttle {
+    epoch: Instant,
+    interval_ms: u64,
+    /// Milliseconds after `epoch` from which the chore is due again.
+    next_ms: AtomicU64,
+}
+
+impl Throttle {
+    /// Due first one `interval` from now.
+    pub fn new(interval: Duration) -> Throttle {
+        let interval_ms = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX);
+        Throttle {
+            epoch: Instant::now(),
+            interval_ms,
+            next_ms: AtomicU64::new(interval_ms),
+        }
+    }
+
+    /// Whether the chore is due at `now`; true for one caller only per interval.
+    pub fn due(&self, now: Instant) -> bool {
+        let now_ms = u64::try_from(now.saturating_duration_since(self.epoch).as_millis())
+            .unwrap_or(u64::MAX);
+        let next = self.next_ms.load(Relaxed);
+        if now_ms < next {
+            return false;
+        }
+        let after = now_ms.saturating_add(self.interval_ms);
+        self.next_ms
+            .compare_exchange(next, after, Relaxed, Relaxed)
+            .is_ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn throttle_lets_one_caller_through_per_interval() {
+        let throttle = Throttle::new(Duration::from_secs(1));
+        let t0 = throttle.epoch;
+        let at = |ms| t0 + Duration::from_millis(ms);
+        assert!(!throttle.due(at(0)), "not due before the first interval");
+        assert!(!throttle.due(at(999)));
+        assert!(throttle.due(at(1000)));
+        assert!(!throttle.due(at(1000)), "one caller per interval");
+        assert!(!throttle.due(at(1999)));
+        assert!(throttle.due(at(5000)), "due again, however late");
+        assert!(!throttle.due(at(5999)));
+        assert!(throttle.due(at(6000)));
+        let every_time = Throttle::new(Duration::ZERO);
+        assert!(every_time.due(t0) && every_time.due(t0));
+    }
 
     #[test]
     fn phase_limit_applies_when_the_deadline_is_far() {

@@ -114,4 +114,5 @@ pub use response::{Body, Response, DEFAULT_BODY_LIMIT};
 pub use stats::Stats;
 pub use tls::{
     Cipher, TlsSettings, TlsVersion, DEFAULT_SESSION_CACHE_SIZE, DEFAULT_TLS_CACHE_SIZE,
+    TRUST_RECHECK_INTERVAL,
 };

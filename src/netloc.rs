@@ -17,7 +17,10 @@ pub(crate) enum Scheme {
 }
 
 /// Scheme, host and port of a URL. The host is lower-cased and IPv6 literals are kept
-/// without brackets, as DNS, SNI and certificate checks want them.
+/// without brackets, as DNS, SNI and certificate checks want them. A trailing dot is
+/// kept (it tells the resolver not to try search domains, and the `Host` header says
+/// it): `host.` and `host` are two netlocs for the pool and the TLS config cache, under
+/// the same TLS policy (`tls_for` patterns ignore one trailing dot).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Netloc {
     pub scheme: Scheme,
@@ -220,6 +223,13 @@ mod tests {
         let n = netloc("http://[::1]:8080/").unwrap();
         assert_eq!(&*n.host, "::1");
         assert_eq!(n.to_string(), "http://[::1]:8080");
+    }
+
+    #[test]
+    fn trailing_dot_is_kept_and_case_folded() {
+        let n = netloc("https://Device-API.Example.com.:8443/").unwrap();
+        assert_eq!(&*n.host, "device-api.example.com.");
+        assert_ne!(n, netloc("https://device-api.example.com:8443/").unwrap());
     }
 
     #[test]

@@ -46,6 +46,9 @@ pub enum ConnectionKind {
 pub(crate) struct PoolKey {
     pub netloc: Netloc,
     pub policy: usize,
+    /// The trust generation of that policy: a connection verified before its root
+    /// files changed is never handed out after.
+    pub trust: u64,
     /// The proxy the connection goes through (a tunnel for https).
     pub proxy: Option<Arc<Proxy>>,
 }
@@ -190,6 +193,23 @@ impl Pool {
         }
         for c in evicted {
             debug!("pool full: closing idle connection to {}", c.io.host());
+            c.close();
+        }
+    }
+
+    /// Closes every idle connection made under `policy` (its trust changed).
+    pub fn drop_policy(&self, policy: usize) {
+        let dropped: Vec<Conn> = {
+            let mut idle = lock(&self.idle);
+            let (dropped, kept) = std::mem::take(&mut *idle)
+                .into_iter()
+                .partition(|c| c.key.policy == policy);
+            *idle = kept;
+            Counters::sub(&self.counters.idle_connections, dropped.len() as u64);
+            dropped
+        };
+        for c in dropped {
+            debug!("trust changed: closing idle connection to {}", c.io.host());
             c.close();
         }
     }

@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{pki_and_https, Pki, Proxy, ProxyOptions, Reply, Server};
+use support::{pki_and_https, Pki, Proxy, ProxyOptions, Reply, Server, TlsOptions};
 use tinyhttps::{Client, ClientBuilder, Error};
 
 fn trusting(pki: &Pki) -> ClientBuilder {
@@ -39,12 +39,19 @@ fn https_goes_through_a_tunnel_with_tls_end_to_end_and_is_reused() {
 
 #[test]
 fn the_target_certificate_is_still_checked_through_the_tunnel() {
-    let (_pki, server) = pki_and_https(|_| Reply::ok(b"secret"));
+    // A trusted CA, but a certificate for the proxy's name (127.0.0.1) only: the
+    // name checked must be the target's (localhost), not the proxy's.
+    let pki = Pki::new("tinyhttps test CA");
+    let server = Server::https(TlsOptions::new(pki.server(&["127.0.0.1"])), |_| {
+        Reply::ok(b"secret")
+    });
     let proxy = Proxy::start(ProxyOptions::default());
-    let other = Pki::new("some other CA");
-    let client = trusting(&other).proxy(&proxy.url()).build().unwrap();
+    assert!(proxy.url().contains("127.0.0.1"));
+    let client = trusting(&pki).proxy(&proxy.url()).build().unwrap();
     let err = client.get(&server.url("/")).call().unwrap_err();
     assert!(err.is_certificate(), "{err}");
+    assert!(err.to_string().contains("not valid for name"), "{err}");
+    assert_eq!(proxy.tunnels(), 1, "the handshake went through the tunnel");
     assert!(server.requests().is_empty());
 }
 

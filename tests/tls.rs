@@ -2,8 +2,13 @@
 
 mod support;
 
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::Arc;
+
 use support::{pki_and_https, temp_dir, trust, Pki, Reply, Server, TlsOptions, SERVER_NAMES};
-use tinyhttps::{Client, ClientBuilder, Error, TlsSettings};
+use tinyhttps::ConnectionKind::{NewTlsFull, NewTlsResumed, Reused};
+use tinyhttps::{Client, ClientBuilder, Error, TlsSettings, TRUST_RECHECK_INTERVAL};
 
 /// A client that opens a new connection for every request (no pooling), so that
 /// every request does a handshake.
@@ -60,7 +65,6 @@ fn fresh_connections_to_one_host_build_one_config_and_resume() {
         kinds.push(resp.connection());
         resp.into_string().unwrap();
     }
-    use tinyhttps::ConnectionKind::{NewTlsFull, NewTlsResumed};
     assert_eq!(
         kinds,
         [NewTlsFull, NewTlsResumed, NewTlsResumed, NewTlsResumed]
@@ -205,7 +209,8 @@ fn each_host_gets_the_policy_of_its_rule() {
     let by_ip = server.url("/").replace("localhost", "127.0.0.1");
     let err = client.get(&by_ip).call().unwrap_err();
     assert!(err.is_certificate(), "{err}");
-    assert_eq!(server.handshakes_resumed(), 0);
+    // Sessions of one name under two policies: see the unit test
+    // `one_name_under_two_policies_resumes_only_its_own_sessions` (src/tls/tests.rs).
     let wildcard = Client::builder()
         .tls_for("*.example", TlsSettings::new())
         .tls_for("localhost", trust(&pki))
@@ -328,4 +333,165 @@ fn roots_come_from_a_directory_or_the_system_store() {
     assert!(err.to_string().contains("no usable certificate"), "{err}");
     let _ = std::fs::remove_dir_all(dir);
     let _ = std::fs::remove_dir_all(empty);
+}
+
+#[test]
+fn a_trailing_dot_in_the_url_does_not_escape_the_rule_for_the_host() {
+    let (pki, server) = pki_and_https(|_| Reply::ok(b"x"));
+    // The rule trusts the test CA; the default policy (webpki-roots) does not.
+    let client = Client::builder()
+        .tls_for("localhost", trust(&pki))
+        .resolve("localhost.", server.port(), "127.0.0.1".parse().unwrap())
+        .build()
+        .unwrap();
+    let dotted = server.url_with_host("localhost.", "/");
+    let body = client.get(&dotted).call().unwrap().into_string().unwrap();
+    assert_eq!(body, "x");
+    assert_eq!(
+        server.requests()[0].tls.as_ref().unwrap().sni.as_deref(),
+        Some("localhost")
+    );
+}
+
+/// Sends every name to 127.0.0.1 on the port it holds, whatever the URL's port: the
+/// server behind one netloc can be switched.
+struct Switch(Arc<AtomicU16>);
+
+impl tinyhttps::Resolve for Switch {
+    fn resolve(&self, _host: &str, _port: u16) -> std::io::Result<Vec<SocketAddr>> {
+        Ok(vec![SocketAddr::from((
+            [127, 0, 0, 1],
+            self.0.load(Ordering::SeqCst),
+        ))])
+    }
+}
+
+/// Waits out the window within which a changed root file may go unnoticed.
+fn wait_for_the_trust_recheck() {
+    std::thread::sleep(TRUST_RECHECK_INTERVAL);
+}
+
+#[test]
+fn replaced_root_file_applies_to_cached_configs_and_pooled_connections() {
+    let (ca1, server1) = pki_and_https(|_| Reply::ok(b"x"));
+    let ca2 = Pki::new("another CA");
+    let server2 = Server::https(TlsOptions::new(ca2.server(SERVER_NAMES)), |_| {
+        Reply::ok(b"x")
+    });
+    let dir = temp_dir("trust-replaced");
+    let ca_file = ca1.write_ca_pem(&dir);
+    let backend = Arc::new(AtomicU16::new(server1.port()));
+    // The defaults: config cache, pooling and resumption on.
+    let client = Client::builder()
+        .tls(TlsSettings::new().root_pem_file(&ca_file))
+        .resolver(Switch(backend.clone()))
+        .build()
+        .unwrap();
+    let url = server1.url("/");
+    let kind = |client: &Client| {
+        let resp = client.get(&url).call()?;
+        let kind = resp.connection();
+        resp.into_string()?;
+        Ok::<_, Error>(kind)
+    };
+    assert_eq!(kind(&client).unwrap(), NewTlsFull);
+    assert_eq!(kind(&client).unwrap(), Reused);
+    assert_eq!(client.stats().idle_connections, 1);
+    // The device now trusts another CA only; the server still shows the old chain.
+    std::fs::write(&ca_file, &ca2.ca_pem).unwrap();
+    wait_for_the_trust_recheck();
+    let err = kind(&client).unwrap_err();
+    assert!(err.is_certificate(), "{err}");
+    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+    let s = client.stats();
+    assert_eq!(s.idle_connections, 0, "the idle connection was dropped");
+    assert_eq!(s.pool_reuses, 1, "not reused under the new trust");
+    assert_eq!((s.connections_opened, s.root_store_parses), (2, 2));
+    assert_eq!(server1.requests().len(), 2);
+    // The reverse: the server behind that name now shows a chain of the new CA.
+    backend.store(server2.port(), Ordering::SeqCst);
+    assert_eq!(kind(&client).unwrap(), NewTlsFull);
+    assert_eq!(server2.handshakes_full(), 1);
+    assert_eq!(
+        server1.handshakes_resumed() + server2.handshakes_resumed(),
+        0
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn widened_root_file_starts_over_without_old_sessions_or_connections() {
+    let (ca1, server) = pki_and_https(|_| Reply::ok(b"x"));
+    let dir = temp_dir("trust-widened");
+    let ca_file = ca1.write_ca_pem(&dir);
+    let client = Client::builder()
+        .tls(TlsSettings::new().root_pem_file(&ca_file))
+        .build()
+        .unwrap();
+    let url = server.url("/");
+    // Two connections: the second, opened while the first is busy, resumes the
+    // session of the first. Both go idle.
+    let first = client.get(&url).call().unwrap();
+    let second = client.get(&url).call().unwrap();
+    assert_eq!(
+        (first.connection(), second.connection()),
+        (NewTlsFull, NewTlsResumed)
+    );
+    first.into_string().unwrap();
+    second.into_string().unwrap();
+    assert_eq!(client.stats().idle_connections, 2);
+    // The file now holds another CA as well: the server is still trusted, but
+    // nothing made under the old trust (connections, sessions) is used again.
+    let ca2 = Pki::new("another CA");
+    std::fs::write(&ca_file, format!("{}{}", ca1.ca_pem, ca2.ca_pem)).unwrap();
+    wait_for_the_trust_recheck();
+    let third = client.get(&url).call().unwrap();
+    assert_eq!(third.connection(), NewTlsFull);
+    third.into_string().unwrap();
+    let s = client.stats();
+    assert_eq!(s.idle_connections, 1, "the two old ones were dropped");
+    assert_eq!(s.pool_reuses, 0);
+    assert_eq!(s.root_store_parses, 2);
+    assert_eq!(
+        (server.handshakes_full(), server.handshakes_resumed()),
+        (2, 1)
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn default_cipher_order_negotiates_chacha20_on_arm_and_aes_128_gcm_elsewhere() {
+    use rustls::CipherSuite::*;
+    // ring on 32-bit ARM has no hardware AES: ChaCha20 must be what the server picks
+    // (it follows the client's order); elsewhere AES-128-GCM.
+    let expected = if cfg!(target_arch = "arm") {
+        [
+            TLS13_CHACHA20_POLY1305_SHA256,
+            TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        ]
+    } else {
+        [
+            TLS13_AES_128_GCM_SHA256,
+            TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        ]
+    };
+    let pki = Pki::new("tinyhttps test CA");
+    let tls13 = Server::https(TlsOptions::new(pki.server(SERVER_NAMES)), |_| {
+        Reply::ok(b"x")
+    });
+    let tls12 = Server::https(
+        TlsOptions::new(pki.server(SERVER_NAMES)).tls12_only(),
+        |_| Reply::ok(b"x"),
+    );
+    let client = support::client_trusting(&pki);
+    for (server, suite) in [(&tls13, expected[0]), (&tls12, expected[1])] {
+        client
+            .get(&server.url("/"))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap();
+        let seen = server.requests()[0].tls.clone().unwrap();
+        assert_eq!(seen.cipher_suite, Some(suite));
+    }
 }

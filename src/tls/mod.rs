@@ -7,15 +7,23 @@
 //! resolver `Arc`s, so configs of one policy resume each other's sessions, and a
 //! session earned under one policy is never offered under another.
 //!
+//! A policy's trust can change under it: its root files are re-checked by stamp at
+//! most every [`TRUST_RECHECK_INTERVAL`] (and whenever a config is built), and a
+//! change resets the policy: new generation, no state, no sessions, no cached
+//! configs; the client drops its idle connections, and one still in use when the
+//! change is seen is never handed out again (its pool key names the old generation).
+//!
 //! [`TlsConfigs`] maps a netloc to its config in a small LRU; a miss builds a config
 //! from the policy (~5-10 K instructions on armv7 — what the cache really saves is
 //! the work the policy keeps: parsed roots and resumable sessions).
 
 mod roots;
 
-use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use lru::LruCache;
 use rustls::client::{ClientSessionMemoryCache, Resumption, WebPkiServerVerifier};
@@ -25,6 +33,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::ClientConfig;
 
+use crate::deadline::Throttle;
 use crate::error::{Error, Result};
 use crate::netloc::Netloc;
 use crate::stats::Counters;
@@ -33,6 +42,21 @@ use roots::{RootSource, RootStores};
 
 /// Default capacity of the per-netloc config cache: firmware talks to few hosts.
 pub const DEFAULT_TLS_CACHE_SIZE: usize = 8;
+
+/// How often, at most, the root certificate files of a client's trust policies are
+/// checked for changes (size and modification time, one `stat` per file). A change
+/// drops everything made under the old trust: that policy's cached configs, its
+/// sessions and its idle connections. A replaced file is thus in force from the
+/// first request that starts this long after the change; one second keeps the
+/// check off the per-request cost of a keep-alive loop.
+pub const TRUST_RECHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Session stores a policy keeps, one per port, least recently used out first.
+/// A device talks to a few ports; a server that sends it across ports (redirects)
+/// must not grow memory: each store preallocates room for its tickets (~15 KiB at
+/// the default size). A port whose store was evicted does its next handshake in
+/// full.
+const SESSION_STORES_PER_POLICY: NonZeroUsize = NonZeroUsize::new(16).expect("not zero");
 
 /// Default capacity of a session store, in tickets. A policy has one store per port.
 /// rustls keeps up to 8 TLS 1.3 tickets per server, so a store holds sessions for
@@ -231,7 +255,8 @@ impl TlsSettings {
         self
     }
 
-    /// Capacity of this policy's session stores (one per port) in tickets (default
+    /// Capacity of this policy's session stores (one per port, for the 16 ports
+    /// used last; each preallocates room for its tickets) in tickets (default
     /// [`DEFAULT_SESSION_CACHE_SIZE`]; a store remembers about `size / 8` servers,
     /// so size it for the number of hosts); 0 turns session resumption off.
     pub fn session_cache_size(mut self, size: usize) -> Self {
@@ -259,21 +284,45 @@ impl TlsSettings {
 }
 
 /// Which hosts a policy applies to: `api.example.com` exactly, or `*.example.com`
-/// for every name below `example.com` (not `example.com` itself).
+/// for every name below `example.com` (not `example.com` itself). Both the pattern
+/// and the host are compared lower-cased and without one trailing dot, as DNS and
+/// certificate checks compare them: `API.example.com.` in a URL gets the rule of
+/// `api.example.com`. A rule applies on every port: a pattern naming a port or a
+/// scheme is refused, it would silently never match.
 #[derive(Debug, Clone)]
 pub(crate) struct HostPattern(String);
 
 impl HostPattern {
     pub fn new(pattern: &str) -> Result<HostPattern> {
-        let p = pattern.trim().to_ascii_lowercase();
-        let bare = p.strip_prefix("*.").unwrap_or(&p);
-        if bare.is_empty() || bare.contains(['*', '/', ' ']) {
-            return Err(Error::config(format_args!("bad host pattern {pattern:?}")));
+        let bad = |why: &str| Error::config(format_args!("tls_for pattern {pattern:?}: {why}"));
+        let lower = pattern.trim().to_ascii_lowercase();
+        if lower.contains("://") {
+            return Err(bad("names a scheme; give the host name only"));
         }
-        Ok(HostPattern(p))
+        // An IPv6 literal, bracketed or not, is a host; any other colon is a port.
+        let unbracketed = lower
+            .strip_prefix('[')
+            .and_then(|p| p.strip_suffix(']'))
+            .unwrap_or(&lower);
+        let p = if unbracketed.parse::<std::net::Ipv6Addr>().is_ok() {
+            unbracketed
+        } else if lower.contains(':') {
+            return Err(bad(
+                "names a port; a rule applies on every port, give the host only",
+            ));
+        } else {
+            without_trailing_dot(&lower)
+        };
+        let bare = p.strip_prefix("*.").unwrap_or(p);
+        if bare.is_empty() || bare.contains(['*', '/', ' ', '[', ']']) {
+            return Err(bad("not a host name or *.domain"));
+        }
+        Ok(HostPattern(p.to_string()))
     }
 
+    /// Whether the pattern covers `host` (lower-case, as [`Netloc`] keeps it).
     fn matches(&self, host: &str) -> bool {
+        let host = without_trailing_dot(host);
         match self.0.strip_prefix("*.") {
             Some(suffix) => {
                 host.len() > suffix.len() + 1
@@ -283,6 +332,12 @@ impl HostPattern {
             None => self.0 == host,
         }
     }
+}
+
+/// `name` without one trailing dot: `example.com.` is the fully qualified spelling
+/// of `example.com`.
+fn without_trailing_dot(name: &str) -> &str {
+    name.strip_suffix('.').unwrap_or(name)
 }
 
 /// What a policy builds once and every config of it shares; rebuilt only when a
@@ -298,11 +353,15 @@ struct Policy {
     pattern: Option<HostPattern>,
     settings: TlsSettings,
     state: Mutex<Option<Arc<PolicyState>>>,
-    /// Session stores of this policy, one per port. rustls keys sessions by server
-    /// name only, so servers on two ports of one host would overwrite each other's
-    /// tickets in a shared store. The stores outlive state rebuilds: tickets tied to
-    /// an old verifier are never offered under a new one (rustls checks the `Arc`).
-    sessions: Mutex<HashMap<u16, Resumption>>,
+    /// Session stores of this policy, one per port, at most
+    /// [`SESSION_STORES_PER_POLICY`]. rustls keys sessions by server name only, so
+    /// servers on two ports of one host would overwrite each other's tickets in a
+    /// shared store. A cached config keeps its store alive after eviction here, so
+    /// a policy holds at most this many stores plus one per cached config.
+    sessions: Mutex<LruCache<u16, Resumption>>,
+    /// Bumped when the policy's root files change: configs and pooled connections
+    /// of an older generation are never used again.
+    generation: AtomicU64,
 }
 
 impl Policy {
@@ -311,7 +370,8 @@ impl Policy {
             pattern,
             settings,
             state: Mutex::new(None),
-            sessions: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(LruCache::new(SESSION_STORES_PER_POLICY)),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -321,14 +381,25 @@ impl Policy {
             return Resumption::disabled();
         }
         lock(&self.sessions)
-            .entry(port)
-            .or_insert_with(|| Resumption::store(Arc::new(ClientSessionMemoryCache::new(size))))
+            .get_or_insert(port, || {
+                Resumption::store(Arc::new(ClientSessionMemoryCache::new(size)))
+            })
             .clone()
     }
 }
 
-/// Netloc → (config, index of its policy), least recently used first out.
-type ConfigCache = LruCache<Netloc, (Arc<ClientConfig>, usize)>;
+/// A config and what it was made under.
+#[derive(Clone)]
+pub(crate) struct Lookup {
+    pub config: Arc<ClientConfig>,
+    /// The index of its policy.
+    pub policy: usize,
+    /// The policy's trust generation when the config was built.
+    pub trust: u64,
+}
+
+/// Netloc → config, least recently used first out.
+type ConfigCache = LruCache<Netloc, Lookup>;
 
 /// The policies of a client and the per-netloc config cache.
 pub(crate) struct TlsConfigs {
@@ -337,6 +408,8 @@ pub(crate) struct TlsConfigs {
     /// `None` when the cache is disabled (`tls_cache_size(0)`).
     cache: Option<Mutex<ConfigCache>>,
     roots: RootStores,
+    /// When the root files are next checked for changes.
+    recheck: Throttle,
 }
 
 impl TlsConfigs {
@@ -358,6 +431,7 @@ impl TlsConfigs {
             policies,
             cache,
             roots: RootStores::default(),
+            recheck: Throttle::new(TRUST_RECHECK_INTERVAL),
         })
     }
 
@@ -369,31 +443,110 @@ impl TlsConfigs {
             .expect("the default policy matches every host")
     }
 
-    /// The config for a netloc and the index of its policy: from the cache, or built.
-    pub fn get(&self, netloc: &Netloc, counters: &Counters) -> Result<(Arc<ClientConfig>, usize)> {
+    /// The trust generation of a policy (0 for an index that is none).
+    pub fn generation(&self, policy: usize) -> u64 {
+        self.policies
+            .get(policy)
+            .map_or(0, |p| p.generation.load(Relaxed))
+    }
+
+    /// Checks the root files of the policies in use for changes, if the last check
+    /// is [`TRUST_RECHECK_INTERVAL`] old at `now`; each policy whose trust changed
+    /// loses its configs and sessions and is passed to `dropped` (for its idle
+    /// connections). When not due: one relaxed atomic load.
+    pub fn recheck(&self, now: Instant, dropped: &mut dyn FnMut(usize)) {
+        if !self.recheck.due(now) {
+            return;
+        }
+        for (index, p) in self.policies.iter().enumerate() {
+            let Some(state) = lock(&p.state).clone() else {
+                continue;
+            };
+            let current = p
+                .settings
+                .root_sources()
+                .iter()
+                .zip(&state.roots)
+                .all(|(source, held)| self.roots.is_current(source, held));
+            if !current {
+                self.reset(index);
+                dropped(index);
+            }
+        }
+    }
+
+    /// The config for a netloc: from the cache, or built. A root file change noticed
+    /// while building resets the policy as [`recheck`](Self::recheck) does.
+    pub fn get(
+        &self,
+        netloc: &Netloc,
+        counters: &Counters,
+        dropped: &mut dyn FnMut(usize),
+    ) -> Result<Lookup> {
         if let Some(cache) = &self.cache {
-            if let Some((config, policy)) = lock(cache).get(netloc) {
-                Counters::add(&counters.tls_config_cache_hits, 1);
-                return Ok((config.clone(), *policy));
+            let mut cache = lock(cache);
+            if let Some(found) = cache.get(netloc) {
+                if found.trust == self.generation(found.policy) {
+                    Counters::add(&counters.tls_config_cache_hits, 1);
+                    return Ok(found.clone());
+                }
+                // Built under a trust that changed meanwhile.
+                cache.pop(netloc);
             }
         }
         let policy = self.policy_for(&netloc.host);
-        let config = Arc::new(self.build(policy, netloc.port, counters)?);
+        let (config, trust) = self.build(policy, netloc.port, counters, dropped)?;
+        let found = Lookup {
+            config: Arc::new(config),
+            policy,
+            trust,
+        };
         debug!("built TLS config for {netloc} (policy {policy})");
         if let Some(cache) = &self.cache {
-            let evicted = lock(cache).push(netloc.clone(), (config.clone(), policy));
+            let evicted = lock(cache).push(netloc.clone(), found.clone());
             if let Some((old, _)) = evicted.filter(|(old, _)| old != netloc) {
                 Counters::add(&counters.tls_config_evictions, 1);
                 debug!("evicted TLS config for {old}");
             }
         }
-        Ok((config, policy))
+        Ok(found)
     }
 
-    /// Builds a config of `policy`, building or refreshing the policy's shared state
-    /// first if needed (first use, or a root file changed on disk).
-    fn build(&self, policy: usize, port: u16, counters: &Counters) -> Result<ClientConfig> {
+    /// Forgets everything made under `policy`'s current trust: its shared state,
+    /// sessions and cached configs; bumps its generation.
+    fn reset(&self, policy: usize) {
+        let Some(p) = self.policies.get(policy) else {
+            return;
+        };
+        p.generation.fetch_add(1, Relaxed);
+        *lock(&p.state) = None;
+        lock(&p.sessions).clear();
+        if let Some(cache) = &self.cache {
+            let mut cache = lock(cache);
+            let stale: Vec<Netloc> = cache
+                .iter()
+                .filter(|(_, found)| found.policy == policy)
+                .map(|(netloc, _)| netloc.clone())
+                .collect();
+            for netloc in stale {
+                cache.pop(&netloc);
+            }
+        }
+        debug!("root certificates of policy {policy} changed: dropped its TLS configs, sessions and idle connections");
+    }
+
+    /// Builds a config of `policy` and says under which trust generation, building
+    /// the policy's shared state first if needed (first use, or a root file changed
+    /// on disk: then the policy is reset first and passed to `dropped`).
+    fn build(
+        &self,
+        policy: usize,
+        port: u16,
+        counters: &Counters,
+        dropped: &mut dyn FnMut(usize),
+    ) -> Result<(ClientConfig, u64)> {
         let p = &self.policies[policy];
+        let mut trust = p.generation.load(Relaxed);
         let roots = p
             .settings
             .root_sources()
@@ -403,7 +556,13 @@ impl TlsConfigs {
         let current = lock(&p.state).clone();
         let state = match current {
             Some(s) if same_stores(&s.roots, &roots) => s,
-            _ => {
+            old => {
+                if old.is_some() {
+                    // Noticed here before the periodic check.
+                    self.reset(policy);
+                    dropped(policy);
+                    trust = p.generation.load(Relaxed);
+                }
                 let state = Arc::new(new_state(&p.settings, roots)?);
                 *lock(&p.state) = Some(state.clone());
                 state
@@ -421,7 +580,7 @@ impl TlsConfigs {
         config.alpn_protocols = p.settings.alpn.clone();
         config.resumption = p.resumption(port);
         Counters::add(&counters.tls_config_builds, 1);
-        Ok(config)
+        Ok((config, trust))
     }
 }
 
@@ -498,43 +657,4 @@ impl rustls::client::ResolvesClientCert for NoClientAuth {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn host_patterns_match_exact_names_and_subdomains() {
-        let exact = HostPattern::new("API.example.com").unwrap();
-        assert!(exact.matches("api.example.com"));
-        assert!(!exact.matches("x.api.example.com"));
-        let wild = HostPattern::new("*.example.com").unwrap();
-        assert!(wild.matches("a.example.com"));
-        assert!(wild.matches("a.b.example.com"));
-        assert!(!wild.matches("example.com"));
-        assert!(!wild.matches("badexample.com"));
-        assert!(HostPattern::new("*.").is_err());
-        assert!(HostPattern::new("a*.b").is_err());
-    }
-
-    #[test]
-    fn cipher_preference_orders_and_filters_suites() {
-        let p = provider(&[Cipher::ChaCha20Poly1305]);
-        assert!(!p.cipher_suites.is_empty());
-        assert!(p
-            .cipher_suites
-            .iter()
-            .all(|s| format!("{:?}", s.suite()).contains("CHACHA20")));
-        let p = provider(&[Cipher::Aes128Gcm, Cipher::ChaCha20Poly1305]);
-        let first = format!("{:?}", p.cipher_suites[0].suite());
-        assert!(first.contains("AES_128_GCM"), "{first}");
-    }
-
-    #[test]
-    fn default_cipher_order_suits_the_target() {
-        let first = DEFAULT_CIPHERS[0];
-        if cfg!(target_arch = "arm") {
-            assert_eq!(first, Cipher::ChaCha20Poly1305);
-        } else {
-            assert_eq!(first, Cipher::Aes128Gcm);
-        }
-    }
-}
+mod tests;

@@ -81,6 +81,18 @@ impl RootStores {
         );
         Ok(store)
     }
+
+    /// Whether `held` is still the store of `source`: its files have the stamps they
+    /// were parsed with (a `stat` each; in-memory sources are always current).
+    pub fn is_current(&self, source: &RootSource, held: &Arc<RootCertStore>) -> bool {
+        let Ok(files) = source_files(source) else {
+            return false;
+        };
+        let stamp = stamp(&files);
+        lock(&self.parsed)
+            .get(source)
+            .is_some_and(|p| p.stamp == stamp && Arc::ptr_eq(&p.store, held))
+    }
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -5,7 +5,7 @@ use std::io;
 use std::time::Duration;
 
 use rustls::pki_types::CertificateDer;
-use rustls::ProtocolVersion;
+use rustls::{CipherSuite, ProtocolVersion};
 
 /// A request as the server received it. The server keeps them in arrival order.
 #[derive(Clone, Debug)]
@@ -40,6 +40,8 @@ pub struct TlsInfo {
     pub sni: Option<String>,
     /// TLS 1.2 or TLS 1.3.
     pub version: Option<ProtocolVersion>,
+    /// The cipher suite the server chose (it follows the client's order).
+    pub cipher_suite: Option<CipherSuite>,
     /// True if the handshake resumed an earlier session.
     pub resumed: bool,
     /// The client's leaf certificate, if it sent one.

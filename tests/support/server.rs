@@ -458,6 +458,7 @@ fn handshake(shared: &Shared, wire: &mut Wire<'_>) -> io::Result<Option<TlsInfo>
     Ok(Some(TlsInfo {
         sni: conn.server_name().map(str::to_string),
         version: conn.protocol_version(),
+        cipher_suite: conn.negotiated_cipher_suite().map(|s| s.suite()),
         resumed,
         client_cert: conn.peer_certificates().and_then(|c| c.first().cloned()),
     }))
