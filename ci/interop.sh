@@ -42,7 +42,7 @@
 # Each check prints `ok: ...` (loadgen's JSON line below it) or `FAIL: ...` with the
 # output, and the script stops at the first failure. nginx is stopped by PID and the
 # directory removed on exit, whatever happens. The nginx set-up (ports, certificates,
-# start, stop) is ci/lib/nginx.sh, shared with ci/bench.sh.
+# start, stop) is ci/lib/nginx.sh, shared with bench/bench.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=ci/lib/nginx.sh

@@ -18,6 +18,11 @@ cargo clippy --all-targets -- -D warnings
 step "cargo clippy without default features (no webpki-roots)"
 cargo clippy --all-targets --no-default-features -- -D warnings
 
+step "the bench harness (bench/harness, loadgen's path dev-dependency): clippy, tests"
+# A crate of its own: the clippy run above does not lint it.
+cargo clippy --manifest-path bench/harness/Cargo.toml --all-targets -- -D warnings
+cargo test --manifest-path bench/harness/Cargo.toml --quiet
+
 step "cargo doc (private items too), warnings are errors"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --document-private-items
 

@@ -15,7 +15,7 @@
 //! W warm-up requests (default 1), then N counted ones (default 100), GET, round robin
 //! over the URLs (request `i` goes to `URL[i % count]`, warm-up and counted requests
 //! each numbered from 0), all on one `Client`. Every body is read to its end with
-//! `read` calls into one 16 KiB buffer per thread, allocated once (`ci/ureq-driver`
+//! `read` calls into one 16 KiB buffer per thread, allocated once (`bench/ureq-driver`
 //! reads ureq's bodies the same way; `io::copy` into `io::sink` would clear an 8 KiB
 //! stack buffer on every call, as neither body type implements `read_buf`). With
 //! `--threads T` the T threads share the client and take the N counted requests from
@@ -76,10 +76,10 @@ use std::time::Instant;
 
 use tinyhttps::{Cipher, Client, Response, Stats, TlsSettings};
 
-// What loadgen shares with ci/ureq-driver (ureq-loadgen): the options both take, body
-// reading, `--heap`, CPU time and peak RSS, the report's shared keys.
-#[path = "../ci/lib/loadgen_harness.rs"]
-mod harness;
+// What loadgen shares with bench/ureq-driver (ureq-loadgen): the options both take, body
+// reading, `--heap`, CPU time and peak RSS, the report's shared keys. A path
+// dev-dependency: bench/harness.
+use loadgen_harness as harness;
 
 use harness::{Command, Mode, BODY_BUFFER};
 
@@ -192,12 +192,16 @@ fn build_client(args: &Args) -> Result<Client, tinyhttps::Error> {
     builder.build()
 }
 
-impl harness::Get for Client {
+/// The client as the harness drives it: a type of this crate's own, as the harness'
+/// trait and tinyhttps' `Client` are both of other crates.
+struct Driver(Client);
+
+impl harness::Get for Driver {
     type Response = Response;
     type Error = tinyhttps::Error;
 
     fn call(&self, url: &str) -> Result<Response, tinyhttps::Error> {
-        self.get(url).call()
+        self.0.get(url).call()
     }
 
     fn finish(url: &str, response: Response, buffer: &mut [u8]) -> Result<u64, String> {
@@ -207,7 +211,7 @@ impl harness::Get for Client {
     }
 
     fn idle_connections(&self) -> Option<u64> {
-        Some(self.stats().idle_connections)
+        Some(self.0.stats().idle_connections)
     }
 }
 
@@ -222,11 +226,11 @@ fn run(args: &Args) -> Result<Report, String> {
     if args.common.heap {
         harness::count_heap();
     }
-    let client = build_client(args).map_err(|e| harness::error_line(&e))?;
+    let client = Driver(build_client(args).map_err(|e| harness::error_line(&e))?);
     let mut buffer = vec![0; BODY_BUFFER];
     harness::warm_up(&client, &args.common, &mut buffer)?;
 
-    let before = client.stats();
+    let before = client.0.stats();
     let stat_before = harness::process_cpu_ticks();
     let next = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
@@ -270,7 +274,7 @@ fn run(args: &Args) -> Result<Report, String> {
     });
     let wall = start.elapsed();
     let stat_after = harness::process_cpu_ticks();
-    let after = client.stats();
+    let after = client.0.stats();
 
     if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(e);
@@ -301,7 +305,7 @@ fn run(args: &Args) -> Result<Report, String> {
 
 /// One request thread's share of the shared state.
 struct Work<'a> {
-    client: &'a Client,
+    client: &'a Driver,
     args: &'a harness::Args,
     next: &'a AtomicU64,
     stop: &'a AtomicBool,
@@ -433,7 +437,7 @@ mod tests {
             panic!("should parse");
         };
         assert_eq!(a.tls_cache_size, Some(0));
-        // The shared options' cases are the harness' (ci/lib/loadgen_harness.rs).
+        // The shared options' cases are the harness' (bench/harness).
         for bad in [
             &["-n", "0", "u"][..],
             &["--threads", "-1", "u"],

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # nginx on loopback with certificates made by openssl: the parts ci/interop.sh and
-# ci/bench.sh share. Source it (after `set -euo pipefail`), then:
+# bench/bench.sh share. Source it (after `set -euo pipefail`), then:
 #
 #   nginx_tmpdir NAME       NGINX_TMP := a new temporary directory; an EXIT trap stops
 #                           nginx by PID and removes the directory, whatever happens

@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
 # Side-by-side comparison of tinyhttps and ureq 3 on armv7: the table of BENCHMARKS.md.
 #
-#   bash ci/bench.sh            (from anywhere; needs what ci/setup.sh installs, plus
+#   bash bench/bench.sh         (from anywhere; needs what ci/setup.sh installs, plus
 #                                gcc for the QEMU plugin and python3 >= 3.11; ~8 min
 #                                from a clean clone on 2 busy cores, 7 of them
 #                                building; ~1 min once built)
+#   INSNCOUNT_SRC=path/to/insncount.c bash bench/bench.sh
 #
 # 1. Builds, release, for armv7-unknown-linux-gnueabihf: tinyhttps' `loadgen` example,
-#    `ureq-loadgen` (ci/ureq-driver: ureq 3 with rustls + ring, loadgen's CLI), and the
-#    two minimal GET programs of ci/size (opt-level "z", LTO, one codegen unit, panic
-#    abort, stripped), plus tinyhttps-get with `default-features = false` when the
-#    crate has a default `webpki-roots` feature; for the host, both load drivers; and
-#    the insncount QEMU plugin ($INSNCOUNT_SRC, else ../shared/tools/qemu-insncount
-#    beside the repository, else /work/shared/tools/qemu-insncount) with gcc into the
-#    temp dir.
+#    `ureq-loadgen` (bench/ureq-driver: ureq 3 with rustls + ring, loadgen's CLI; both
+#    use bench/harness), and the two minimal GET programs of bench/size (opt-level "z",
+#    LTO, one codegen unit, panic abort, stripped), plus tinyhttps-get with
+#    `default-features = false` when the crate has a default `webpki-roots` feature;
+#    for the host, both load drivers; and the insncount QEMU plugin with gcc into the
+#    temp dir: the file $INSNCOUNT_SRC (relative to where the script is run from), else
+#    ../shared/tools/qemu-insncount/insncount.c relative to the repository root.
+#    Every crate is built from the repository root (--manifest-path), so that its
+#    .cargo/config.toml (linker, C cross compiler) holds; each of bench/'s crates is
+#    a workspace of its own, with its own Cargo.lock and, without CARGO_TARGET_DIR,
+#    its own target/ directory.
 # 2. Starts nginx on loopback (ci/lib/nginx.sh, shared with ci/interop.sh): a test CA
 #    and an ECDSA P-256 certificate from openssl, TLS 1.2 + 1.3, session tickets, and
 #    ports  K  keep-alive, serving /1k /20k /1m (random bytes)
@@ -57,6 +62,8 @@
 #
 # nginx is stopped by PID and the temp dir removed on exit, whatever happens.
 set -euo pipefail
+# A relative INSNCOUNT_SRC is relative to where the script was started.
+INSNCOUNT_SRC=${INSNCOUNT_SRC:+$(realpath -m -- "$INSNCOUNT_SRC")}
 cd "$(dirname "$0")/.."
 # shellcheck source=ci/lib/nginx.sh
 source ci/lib/nginx.sh
@@ -65,9 +72,9 @@ TARGET=armv7-unknown-linux-gnueabihf
 QEMU_BASE="qemu-arm -cpu cortex-a7 -L /usr/arm-linux-gnueabihf"
 # Where cargo puts each crate's output (one shared directory if CARGO_TARGET_DIR is set).
 MAIN_OUT=${CARGO_TARGET_DIR:-target}
-UREQ_OUT=${CARGO_TARGET_DIR:-ci/ureq-driver/target}
-TINY_GET_OUT=${CARGO_TARGET_DIR:-ci/size/tinyhttps-get/target}
-UREQ_GET_OUT=${CARGO_TARGET_DIR:-ci/size/ureq-get/target}
+UREQ_OUT=${CARGO_TARGET_DIR:-bench/ureq-driver/target}
+TINY_GET_OUT=${CARGO_TARGET_DIR:-bench/size/tinyhttps-get/target}
+UREQ_GET_OUT=${CARGO_TARGET_DIR:-bench/size/ureq-get/target}
 ARM_LOADGEN=$MAIN_OUT/$TARGET/release/examples/loadgen
 ARM_UREQ=$UREQ_OUT/$TARGET/release/ureq-loadgen
 HOST_LOADGEN=$MAIN_OUT/release/examples/loadgen
@@ -87,12 +94,10 @@ fail() {
 }
 t0=$(date +%s)
 
-INSNCOUNT_SRC=${INSNCOUNT_SRC:-}
-for d in ../shared/tools/qemu-insncount /work/shared/tools/qemu-insncount; do
-  [ -z "$INSNCOUNT_SRC" ] && [ -f "$d/insncount.c" ] && INSNCOUNT_SRC=$d/insncount.c
-done
-if [ -z "$INSNCOUNT_SRC" ] || [ ! -f "$INSNCOUNT_SRC" ]; then
-  fail "insncount.c not found (set INSNCOUNT_SRC)"
+# The QEMU plugin's source: INSNCOUNT_SRC, else beside the repository (we are at its root).
+INSNCOUNT_SRC=${INSNCOUNT_SRC:-../shared/tools/qemu-insncount/insncount.c}
+if [ ! -f "$INSNCOUNT_SRC" ]; then
+  fail "$INSNCOUNT_SRC not found: set INSNCOUNT_SRC to the insncount QEMU plugin's insncount.c"
 fi
 for tool in "$NGINX" openssl python3 qemu-arm arm-linux-gnueabihf-gcc gcc; do
   command -v "$tool" >/dev/null 2>&1 || fail "$tool not found (run bash ci/setup.sh)"
@@ -113,11 +118,11 @@ QEMU="$QEMU_BASE -plugin $TMP/libinsncount.so"
 step "build loadgen (release, $TARGET)"
 cargo build --release --target "$TARGET" --example loadgen
 step "build ureq-loadgen (release, $TARGET)"
-cargo build --release --target "$TARGET" --manifest-path ci/ureq-driver/Cargo.toml
-step "build ci/size/tinyhttps-get (size profile, $TARGET)"
-cargo build --release --target "$TARGET" --manifest-path ci/size/tinyhttps-get/Cargo.toml
-step "build ci/size/ureq-get (size profile, $TARGET)"
-cargo build --release --target "$TARGET" --manifest-path ci/size/ureq-get/Cargo.toml
+cargo build --release --target "$TARGET" --manifest-path bench/ureq-driver/Cargo.toml
+step "build bench/size/tinyhttps-get (size profile, $TARGET)"
+cargo build --release --target "$TARGET" --manifest-path bench/size/tinyhttps-get/Cargo.toml
+step "build bench/size/ureq-get (size profile, $TARGET)"
+cargo build --release --target "$TARGET" --manifest-path bench/size/ureq-get/Cargo.toml
 # With a default `webpki-roots` feature, also tinyhttps-get without it: a copy of the
 # program (renamed, so both binaries can stand side by side) whose dependency says
 # default-features = false. Built from the repository root so .cargo/config.toml holds.
@@ -130,15 +135,15 @@ EOF
 if [ "$has_default_roots" = yes ]; then
   step "build tinyhttps-get with default-features = false (size profile, $TARGET)"
   mkdir -p "$TMP/tinyhttps-get-nodefault"
-  cp -r ci/size/tinyhttps-get/src ci/size/tinyhttps-get/Cargo.lock "$TMP/tinyhttps-get-nodefault/"
-  python3 - "$PWD" ci/size/tinyhttps-get/Cargo.toml >"$TMP/tinyhttps-get-nodefault/Cargo.toml" <<'EOF'
+  cp -r bench/size/tinyhttps-get/src bench/size/tinyhttps-get/Cargo.lock "$TMP/tinyhttps-get-nodefault/"
+  python3 - "$PWD" bench/size/tinyhttps-get/Cargo.toml >"$TMP/tinyhttps-get-nodefault/Cargo.toml" <<'EOF'
 import re, sys
 text = open(sys.argv[2]).read()
 text = text.replace('name = "tinyhttps-get"', 'name = "tinyhttps-get-nodefault"', 1)
 text, n = re.subn(r'^tinyhttps = \{ path = "[^"]*" \}$',
                   'tinyhttps = { path = "%s", default-features = false }' % sys.argv[1],
                   text, count=1, flags=re.M)
-assert n == 1, "no tinyhttps path dependency in ci/size/tinyhttps-get/Cargo.toml"
+assert n == 1, "no tinyhttps path dependency in bench/size/tinyhttps-get/Cargo.toml"
 sys.stdout.write(text)
 EOF
   CARGO_TARGET_DIR=$TINY_GET_OUT cargo build --release --target "$TARGET" \
@@ -146,7 +151,7 @@ EOF
 fi
 step "build loadgen and ureq-loadgen (release, host)"
 cargo build --release --example loadgen
-cargo build --release --manifest-path ci/ureq-driver/Cargo.toml
+cargo build --release --manifest-path bench/ureq-driver/Cargo.toml
 t_built=$(date +%s)
 
 step "nginx on loopback"
@@ -361,9 +366,9 @@ EOF
   echo "rustc $(rustc --version | cut -d' ' -f2-)"
   echo "qemu $(qemu-arm --version | head -n 1 | sed 's/^qemu-arm version //')"
   echo "nginx $(nginx_version)"
-  echo "ureq $(lock_version ci/ureq-driver/Cargo.lock ureq)"
-  echo "rustls $(lock_version Cargo.lock rustls) (tinyhttps), $(lock_version ci/ureq-driver/Cargo.lock rustls) (ureq)"
-  echo "ring $(lock_version Cargo.lock ring) (tinyhttps), $(lock_version ci/ureq-driver/Cargo.lock ring) (ureq)"
+  echo "ureq $(lock_version bench/ureq-driver/Cargo.lock ureq)"
+  echo "rustls $(lock_version Cargo.lock rustls) (tinyhttps), $(lock_version bench/ureq-driver/Cargo.lock rustls) (ureq)"
+  echo "ring $(lock_version Cargo.lock ring) (tinyhttps), $(lock_version bench/ureq-driver/Cargo.lock ring) (ureq)"
   echo "tinyhttps $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- 2>/dev/null || echo ' + uncommitted changes')"
 } >"$TMP/versions"
 

@@ -6,7 +6,7 @@
 //! ureq-loadgen [--cacert FILE] [-n N] [--warmup W] [--mode keepalive|fresh] [--heap]
 //!              [--json] URL...
 //!
-//! cargo build --release --target armv7-unknown-linux-gnueabihf   # in ci/ureq-driver
+//! cargo build --release --target armv7-unknown-linux-gnueabihf   # in bench/ureq-driver
 //! qemu-arm -L /usr/arm-linux-gnueabihf \
 //!     target/armv7-unknown-linux-gnueabihf/release/ureq-loadgen --cacert ca.pem URL
 //! ```
@@ -63,9 +63,9 @@ use ureq::tls::{parse_pem, PemItem, RootCerts, TlsConfig};
 use ureq::{Agent, Body};
 
 // What ureq-loadgen shares with tinyhttps' examples/loadgen.rs: the options both take,
-// body reading, `--heap`, CPU time and peak RSS, the report's keys.
-#[path = "../../lib/loadgen_harness.rs"]
-mod harness;
+// body reading, `--heap`, CPU time and peak RSS, the report's keys. A path dependency:
+// bench/harness.
+use loadgen_harness as harness;
 
 use harness::{Args, Command, Mode, BODY_BUFFER};
 
@@ -127,12 +127,16 @@ fn build_agent(args: &Args) -> Result<Agent, String> {
     Ok(config.build().new_agent())
 }
 
-impl harness::Get for Agent {
+/// The agent as the harness drives it: a type of this crate's own, as the harness'
+/// trait and ureq's `Agent` are both of other crates.
+struct Driver(Agent);
+
+impl harness::Get for Driver {
     type Response = Response<Body>;
     type Error = ureq::Error;
 
     fn call(&self, url: &str) -> Result<Response<Body>, ureq::Error> {
-        self.get(url).call()
+        self.0.get(url).call()
     }
 
     fn finish(url: &str, response: Response<Body>, buffer: &mut [u8]) -> Result<u64, String> {
@@ -146,7 +150,7 @@ fn run(args: &Args) -> Result<harness::Report, String> {
     if args.heap {
         harness::count_heap();
     }
-    let agent = build_agent(args)?;
+    let agent = Driver(build_agent(args)?);
     let mut buffer = vec![0; BODY_BUFFER];
     harness::warm_up(&agent, args, &mut buffer)?;
 
@@ -203,7 +207,7 @@ mod tests {
             panic!("should parse");
         };
         assert!(a.heap);
-        // The shared options' cases are the harness' (ci/lib/loadgen_harness.rs); none
+        // The shared options' cases are the harness' (bench/harness); none
         // of loadgen's own options is one of ureq-loadgen's.
         for bad in [
             &["-n", "0", "u"][..],

@@ -1,4 +1,4 @@
-//! What tinyhttps' `examples/loadgen.rs` and `ci/ureq-driver` (`ureq-loadgen`, the
+//! What tinyhttps' `examples/loadgen.rs` and `bench/ureq-driver` (`ureq-loadgen`, the
 //! same load made with ureq 3) share, so that the two tools measure the same way: the
 //! options they both take and their help lines, `main`'s exit statuses, the warm-up,
 //! reading bodies, `--heap` (the counting global allocator and the measurement), CPU
@@ -6,14 +6,20 @@
 //! stays in each program: building it, the request call and reading a response
 //! ([`Get`]), tinyhttps' `Stats` counters, loadgen's threads.
 //!
-//! Both include this one file as a module, not as a crate (ureq-driver is a workspace
-//! of its own, outside tinyhttps' dependency graph); std only:
+//! A std-only library crate, `loadgen-harness`: a path dev-dependency of tinyhttps (for
+//! the `loadgen` example) and a path dependency of ureq-driver, which is a workspace of
+//! its own, outside tinyhttps' dependency graph. Both programs use it as
 //!
 //! ```text
-//! #[path = "../ci/lib/loadgen_harness.rs"]   // examples/loadgen.rs
-//! #[path = "../../lib/loadgen_harness.rs"]   // ci/ureq-driver/src/main.rs
-//! mod harness;
+//! use loadgen_harness as harness;
+//!
+//! #[global_allocator]
+//! static ALLOCATOR: harness::CountingAllocator = harness::CountingAllocator;
 //! ```
+//!
+//! What the counted requests call on every request or allocation is `#[inline]` (or
+//! generic), so that it compiles into each program as it did when this was a module of
+//! both.
 //!
 //! Everything here is used by both programs: what only one of them needs stays in it.
 
@@ -111,14 +117,18 @@ pub fn main<A>(
 
 /// What the command line asks for.
 pub enum Command<A> {
+    /// `-h` or `--help`: print the usage.
     Help,
+    /// Run with these options.
     Run(A),
 }
 
 /// `--mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
+    /// `keepalive` (the default): pool connections.
     KeepAlive,
+    /// `fresh` (or `--no-pool`): a new connection for every request.
     Fresh,
 }
 
@@ -135,18 +145,26 @@ impl Mode {
 /// The options both programs take.
 #[derive(Debug)]
 pub struct Args {
+    /// `--cacert FILE`: trust only the roots in FILE (None: the client's default).
     pub cacert: Option<PathBuf>,
+    /// `-n N`: the counted requests.
     pub requests: u64,
+    /// `--warmup W`: the requests made before counting starts.
     pub warmup: u64,
+    /// `--mode`, `--no-pool`.
     pub mode: Mode,
+    /// `--heap`: measure the heap per idle pooled connection after the counted requests.
     pub heap: bool,
+    /// `--json`: one JSON line instead of the table.
     pub json: bool,
+    /// The URLs, in the order given (at least one).
     pub urls: Vec<String>,
 }
 
 impl Args {
     /// The URL of request `i`, round robin (warm-up and counted requests are each
     /// numbered from 0).
+    #[inline]
     pub fn url(&self, i: u64) -> &str {
         &self.urls[(i % self.urls.len() as u64) as usize]
     }
@@ -304,6 +322,7 @@ pub struct CountingAllocator;
 static COUNTING: AtomicBool = AtomicBool::new(false);
 static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
 
+#[inline]
 fn count(delta: isize) {
     if COUNTING.load(Ordering::Relaxed) {
         LIVE_BYTES.fetch_add(delta, Ordering::Relaxed);
@@ -323,6 +342,7 @@ fn live_bytes() -> isize {
 // SAFETY: every method forwards to the system allocator unchanged and only counts.
 #[allow(unsafe_code)]
 unsafe impl GlobalAlloc for CountingAllocator {
+    #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let p = System.alloc(layout);
         if !p.is_null() {
@@ -331,6 +351,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
         p
     }
 
+    #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         let p = System.alloc_zeroed(layout);
         if !p.is_null() {
@@ -339,11 +360,13 @@ unsafe impl GlobalAlloc for CountingAllocator {
         p
     }
 
+    #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         System.dealloc(ptr, layout);
         count(-(layout.size() as isize));
     }
 
+    #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let p = System.realloc(ptr, layout, new_size);
         if !p.is_null() {
@@ -356,7 +379,9 @@ unsafe impl GlobalAlloc for CountingAllocator {
 /// A client as the harness drives it: a GET in two halves, so that `--heap` can hold
 /// one response open while it makes another.
 pub trait Get {
+    /// A response whose head has arrived and whose body is still to be read.
     type Response;
+    /// What [`Get::call`] fails with.
     type Error: StdError;
 
     /// The request call: a GET of `url`, up to its response head.
@@ -474,6 +499,7 @@ pub fn error_line(error: &dyn StdError) -> String {
 pub struct ThreadCpu(Option<u64>);
 
 impl ThreadCpu {
+    /// Starts measuring the calling thread.
     pub fn start() -> Self {
         ThreadCpu(thread_cpu_ns())
     }
@@ -538,6 +564,7 @@ fn peak_rss_kb() -> Option<u64> {
 pub struct Counted {
     /// Body bytes.
     pub bytes: u64,
+    /// Wall-clock time they took.
     pub wall: Duration,
     /// On-CPU nanoseconds of the threads that made them (None: not measurable).
     pub thread_cpu_ns: Option<u64>,
@@ -574,11 +601,17 @@ pub fn report<C: Get>(
 
 /// What the counted requests cost: the part of the report both programs print.
 pub struct Report {
+    /// `requests`: the counted requests (`-n`).
     pub requests: u64,
+    /// `bytes`: their body bytes.
     pub bytes: u64,
+    /// `wall_ms`: the wall-clock time they took.
     pub wall_ms: f64,
+    /// Milliseconds on CPU they took, all together (`cpu_ms_per_request` once divided).
     pub cpu_ms: f64,
+    /// `cpu_source`: where `cpu_ms` comes from: `schedstat`, `stat` or `none`.
     pub cpu_source: &'static str,
+    /// `peak_rss_kb`: `VmHWM` at the end of the run (None: unknown).
     pub peak_rss_kb: Option<u64>,
     /// `--heap`: bytes one more idle pooled connection holds, and the live bytes at
     /// the end.
@@ -639,8 +672,7 @@ impl Report {
     }
 }
 
-/// `args` as the command line (without the program name), for the tests.
-#[cfg(test)]
+/// `args` as the command line (without the program name), for the programs' tests.
 pub fn argv<'a>(args: &'a [&'a str]) -> impl Iterator<Item = String> + 'a {
     args.iter().map(|s| s.to_string())
 }
