@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::{self, HeaderValue};
+use http::request::Parts;
 use http::{HeaderMap, Method, Uri};
 use ureq_proto::client::state::Prepare;
 use ureq_proto::client::{Call, RecvResponseResult};
@@ -23,7 +24,7 @@ use crate::netloc::{self, Netloc, Redacted, Scheme};
 use crate::pool::{Conn, ConnectionKind, Pool, PoolKey, PoolLimits};
 use crate::proxy::{self, Proxies, Proxy};
 use crate::redirect::{self, DEFAULT_MAX_REDIRECTS};
-use crate::request::{RequestBuilder, RequestParts};
+use crate::request::{self, Options, RequestBuilder, SendBody};
 use crate::resolve::{Resolve, Resolver};
 use crate::response::{self, Body, Response, DEFAULT_BODY_LIMIT};
 use crate::stats::{Counters, Stats};
@@ -152,43 +153,70 @@ impl Client {
     }
 
     /// A GET request.
-    pub fn get(&self, url: &str) -> RequestBuilder<'_> {
+    pub fn get(&self, url: &str) -> RequestBuilder {
         self.request(Method::GET, url)
     }
 
     /// A HEAD request (the response has no body).
-    pub fn head(&self, url: &str) -> RequestBuilder<'_> {
+    pub fn head(&self, url: &str) -> RequestBuilder {
         self.request(Method::HEAD, url)
     }
 
     /// A POST request.
-    pub fn post(&self, url: &str) -> RequestBuilder<'_> {
+    pub fn post(&self, url: &str) -> RequestBuilder {
         self.request(Method::POST, url)
     }
 
     /// A PUT request.
-    pub fn put(&self, url: &str) -> RequestBuilder<'_> {
+    pub fn put(&self, url: &str) -> RequestBuilder {
         self.request(Method::PUT, url)
     }
 
     /// A PATCH request.
-    pub fn patch(&self, url: &str) -> RequestBuilder<'_> {
+    pub fn patch(&self, url: &str) -> RequestBuilder {
         self.request(Method::PATCH, url)
     }
 
     /// A DELETE request.
-    pub fn delete(&self, url: &str) -> RequestBuilder<'_> {
+    pub fn delete(&self, url: &str) -> RequestBuilder {
         self.request(Method::DELETE, url)
     }
 
     /// An OPTIONS request.
-    pub fn options(&self, url: &str) -> RequestBuilder<'_> {
+    pub fn options(&self, url: &str) -> RequestBuilder {
         self.request(Method::OPTIONS, url)
     }
 
     /// A request with any method.
-    pub fn request(&self, method: Method, url: &str) -> RequestBuilder<'_> {
-        RequestBuilder::new(self, method, url)
+    pub fn request(&self, method: Method, url: &str) -> RequestBuilder {
+        RequestBuilder::new(self.clone(), method, url)
+    }
+
+    /// Sends an [`http::Request`]: its method, URL, version and headers as they
+    /// are, its body as [`SendBody`] says (`()` for none; its extensions are not
+    /// used), with the client's settings (the overall deadline included).
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use tinyhttps::http::Request;
+    /// let client = tinyhttps::Client::new();
+    /// let request = Request::get("https://device-api.example.com/v1/status")
+    ///     .header("Accept", "application/json")
+    ///     .body(())?;
+    /// let resp = client.run(request)?;
+    /// println!("{}", resp.into_string()?);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`RequestBuilder::call`]: a URL that is not absolute `http` or `https`
+    /// is [`Error::InvalidUrl`], a version other than HTTP/1.0 or 1.1
+    /// [`Error::InvalidRequest`].
+    pub fn run<B: SendBody>(&self, request: http::Request<B>) -> Result<Response> {
+        let (mut parts, body) = request.into_parts();
+        // Cloned for each hop otherwise.
+        parts.extensions = http::Extensions::new();
+        self.execute(parts, Options::default(), request::req_body(&body))
     }
 
     /// A snapshot of the counters: requests, connections, handshakes, pool and TLS
@@ -212,18 +240,18 @@ impl Client {
     }
 
     /// Runs one request to its response head: connection, exchange, redirects, retry.
-    pub(crate) fn execute(&self, parts: RequestParts, mut body: ReqBody) -> Result<Response> {
+    pub(crate) fn execute(
+        &self,
+        parts: Parts,
+        options: Options,
+        mut body: ReqBody,
+    ) -> Result<Response> {
         let inner = &self.inner;
-        let RequestParts {
-            mut method,
-            mut uri,
-            mut headers,
-            timeout,
-            keep_raw_head,
-        } = parts;
+        let mut parts = parts;
+        let keep_raw_head = options.keep_raw_head;
         let mut timeouts = inner.config.timeouts;
-        if timeout.is_some() {
-            timeouts.overall = timeout;
+        if options.timeout.is_some() {
+            timeouts.overall = options.timeout;
         }
         let deadline = Deadline::start(timeouts);
         let mut hops = 0;
@@ -234,14 +262,14 @@ impl Client {
                 body.rewind()?;
             }
             first = false;
-            let netloc = Netloc::from_uri(&uri)?;
+            let netloc = Netloc::from_uri(&parts.uri)?;
             let proxy = match netloc.scheme {
                 Scheme::Http => inner.config.proxies.for_netloc(&netloc).cloned(),
                 Scheme::Https => None,
             };
-            let mut call = self.new_call(&method, &uri, &headers, &body, proxy.as_deref())?;
+            let mut call = self.new_call(&parts, &body, proxy.as_deref())?;
             let mut conn = self.connection(&netloc, deadline, retried)?;
-            if !headers.contains_key(header::HOST) {
+            if !parts.headers.contains_key(header::HOST) {
                 // Made once per connection instead of formatted per request.
                 let host = conn.host_header.clone();
                 if let Err(e) = call.header(header::HOST, host) {
@@ -252,7 +280,7 @@ impl Client {
             conn.io.set_deadline(deadline);
             conn.buf.received = false;
             Counters::add(&inner.counters.requests, 1);
-            trace!("{method} {}", Redacted(&uri));
+            trace!("{} {}", parts.method, Redacted(&parts.uri));
             let host = conn.io.host().clone();
             let head_rules = HeadRules {
                 max_request: inner.config.max_request_head,
@@ -260,7 +288,7 @@ impl Client {
                 keep_raw: keep_raw_head,
             };
             // Through a proxy, plain http names the whole URL in the request line.
-            let absolute = proxy.as_ref().map(|_| netloc::absolute_form(&uri));
+            let absolute = proxy.as_ref().map(|_| netloc::absolute_form(&parts.uri));
             let result = exchange::send_and_receive(
                 &mut conn.io,
                 &mut conn.buf,
@@ -282,18 +310,19 @@ impl Client {
                         && !retried
                         && matches!(e, Error::Io { .. })
                         && body.is_replayable()
-                        && is_idempotent(&method, &headers);
+                        && is_idempotent(&parts.method, &parts.headers);
                     conn.close();
                     if retry {
                         debug!(
-                            "retrying {method} {} on a fresh connection after: {e}",
-                            Redacted(&uri)
+                            "retrying {} {} on a fresh connection after: {e}",
+                            parts.method,
+                            Redacted(&parts.uri)
                         );
                         Counters::add(&inner.counters.retries, 1);
                         retried = true;
                         continue;
                     }
-                    debug!("{method} {} failed: {e}", Redacted(&uri));
+                    debug!("{} {} failed: {e}", parts.method, Redacted(&parts.uri));
                     return Err(e);
                 }
             };
@@ -319,16 +348,16 @@ impl Client {
                 .and_then(|v| v.to_str().ok());
             let follow = match location {
                 Some(location) if redirect::is_redirect(status) && inner.config.redirects > 0 => {
-                    let keeps = redirect::keeps_method(status, &method);
+                    let keeps = redirect::keeps_method(status, &parts.method);
                     // A streamed body cannot be sent again: hand the 307/308 back.
                     (!keeps || body.is_replayable()).then(|| (location.to_string(), keeps))
                 }
                 _ => None,
             };
             let Some((location, keeps)) = follow else {
-                return Ok(Response::new(head, uri, body_reader, kind));
+                return Ok(Response::new(head, parts.uri, body_reader, kind));
             };
-            let to = redirect::target(&uri, &location, &host)?;
+            let to = redirect::target(&parts.uri, &location, &host)?;
             if hops == inner.config.redirects {
                 return Err(Error::TooManyRedirects {
                     limit: inner.config.redirects,
@@ -337,18 +366,18 @@ impl Client {
             }
             debug!(
                 "following {status} redirect from {} to {}",
-                Redacted(&uri),
+                Redacted(&parts.uri),
                 Redacted(&to)
             );
             drain(body_reader);
-            redirect::next_headers(&mut headers, &uri, &to, keeps);
+            redirect::next_headers(&mut parts.headers, &parts.uri, &to, keeps);
             if !keeps {
-                if method != Method::HEAD {
-                    method = Method::GET;
+                if parts.method != Method::HEAD {
+                    parts.method = Method::GET;
                 }
                 body = ReqBody::None;
             }
-            uri = to;
+            parts.uri = to;
             hops += 1;
         }
     }
@@ -407,19 +436,18 @@ impl Client {
     }
 
     /// The ureq-proto call for one hop, with the headers this client adds.
+    /// ureq-proto takes its request by value, so each hop gets a copy of the
+    /// parts: reference counts for the method and URL, the header map's memory
+    /// when headers were set (none for an empty map).
     fn new_call(
         &self,
-        method: &Method,
-        uri: &Uri,
-        headers: &HeaderMap,
+        parts: &Parts,
         body: &ReqBody,
         proxy: Option<&Proxy>,
     ) -> Result<Call<Prepare>> {
         let invalid = |e: ureq_proto::Error| Error::invalid_request(e);
-        let mut request = http::Request::new(());
-        *request.method_mut() = method.clone();
-        *request.uri_mut() = uri.clone();
-        *request.headers_mut() = headers.clone();
+        let request = http::Request::from_parts(parts.clone(), ());
+        let (method, headers) = (&parts.method, &parts.headers);
         let mut call = Call::new(request).map_err(invalid)?;
         if let Some(proxy) = proxy {
             proxy.authorize(&mut call)?;

@@ -105,10 +105,11 @@ pub use deadline::{
 };
 pub use error::{Error, Framing, Phase, Result};
 pub use exchange::{DEFAULT_MAX_REQUEST_HEAD, DEFAULT_MAX_RESPONSE_HEAD};
+pub use http;
 pub use http::{HeaderMap, Method, StatusCode, Uri, Version};
 pub use pool::{ConnectionKind, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE, DEFAULT_MAX_IDLE_PER_HOST};
 pub use redirect::DEFAULT_MAX_REDIRECTS;
-pub use request::RequestBuilder;
+pub use request::{RequestBuilder, SendBody};
 pub use resolve::Resolve;
 pub use response::{Body, Response, DEFAULT_BODY_LIMIT};
 pub use stats::Stats;

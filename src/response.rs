@@ -190,6 +190,36 @@ impl Response {
     }
 }
 
+/// The response as an [`http::Response`], for code written against the `http`
+/// types: status, version, headers, and the body as the stream [`Body`]. Its
+/// extensions hold the URL that answered (an [`http::Uri`], as
+/// [`Response::url`] shows it: without a password) and the [`ConnectionKind`].
+/// The raw head ([`Response::raw_head`]) is not carried over.
+///
+/// ```no_run
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use tinyhttps::{http, ConnectionKind};
+/// let client = tinyhttps::Client::new();
+/// let resp: http::Response<tinyhttps::Body> =
+///     client.get("https://device-api.example.com/v1/status").call()?.into();
+/// let url = resp.extensions().get::<http::Uri>();
+/// let how = resp.extensions().get::<ConnectionKind>();
+/// println!("{} from {url:?} ({how:?})", resp.status());
+/// # Ok(()) }
+/// ```
+impl From<Response> for http::Response<Body> {
+    fn from(response: Response) -> Self {
+        let mut out = http::Response::new(response.body);
+        *out.status_mut() = response.status;
+        *out.version_mut() = response.version;
+        *out.headers_mut() = response.headers;
+        let extensions = out.extensions_mut();
+        extensions.insert(response.url);
+        extensions.insert(response.connection);
+        out
+    }
+}
+
 /// A response body being read: `impl Read`. `read` returns 0 only at the body's
 /// real end (or for an empty buffer, which changes nothing); a body cut short is an
 /// error ([`Error::Truncated`] inside the `io::Error`, see [`Error`]'s docs).
