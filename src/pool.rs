@@ -197,6 +197,23 @@ impl Pool {
         }
     }
 
+    /// Closes every idle connection (after a network change, their peers may be
+    /// unreachable or the addresses stale). Returns how many were closed.
+    pub fn close_idle(&self) -> usize {
+        let all = {
+            let mut idle = lock(&self.idle);
+            let all = std::mem::take(&mut *idle);
+            Counters::sub(&self.counters.idle_connections, all.len() as u64);
+            all
+        };
+        let closed = all.len();
+        for c in all {
+            debug!("closing idle connection to {} as asked", c.io.host());
+            c.close();
+        }
+        closed
+    }
+
     /// Closes every idle connection made under `policy` (its trust changed).
     pub fn drop_policy(&self, policy: usize) {
         let dropped: Vec<Conn> = {

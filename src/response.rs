@@ -11,12 +11,11 @@ use ureq_proto::client::state::RecvBody;
 use ureq_proto::client::Call;
 use ureq_proto::BodyMode;
 
-use crate::client::Inner;
 use crate::deadline::ShortWait;
 use crate::error::{Error, Result};
 use crate::exchange::{self, RawHead, Transport};
 use crate::netloc;
-use crate::pool::{Conn, ConnectionKind};
+use crate::pool::{Conn, ConnectionKind, Pool};
 
 /// Default limit of [`Response::into_string`] and [`Response::into_vec`]: 1 MiB, far
 /// above a REST response and far below a device's memory. Stream larger bodies with
@@ -237,7 +236,9 @@ enum State {
 struct Reading {
     conn: Conn,
     call: Call<RecvBody>,
-    client: Arc<Inner>,
+    /// Where the connection goes back at the body's end: the body needs the pool,
+    /// not the whole client.
+    pool: Arc<Pool>,
     host: Arc<str>,
     /// False when the head already rules out reuse (see [`reuse_allowed`]).
     reusable: bool,
@@ -263,19 +264,22 @@ impl Body {
         }
     }
 
+    /// A body read from `conn`, which goes back to `pool` at the body's end if
+    /// `reusable`; [`Response::into_string`] and [`Response::into_vec`] read up to
+    /// `limit` bytes of it.
     pub(crate) fn reading(
         conn: Conn,
         call: Call<RecvBody>,
-        client: Arc<Inner>,
+        pool: Arc<Pool>,
+        limit: u64,
         reusable: bool,
     ) -> Body {
-        let limit = client.config.body_limit;
         let host = conn.io.host().clone();
         Body {
             state: State::Reading(Box::new(Reading {
                 conn,
                 call,
-                client,
+                pool,
                 host,
                 reusable,
             })),
@@ -341,12 +345,12 @@ impl Reading {
         let Reading {
             conn,
             call,
-            client,
+            pool,
             reusable,
             ..
         } = self;
         if exchange::finish_body(call, &conn.buf) && reusable {
-            client.pool.checkin(conn);
+            pool.checkin(conn);
         } else {
             conn.close();
         }
