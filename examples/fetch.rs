@@ -219,17 +219,7 @@ fn parse_args(argv: Vec<String>) -> Result<Command, String> {
             "-X" | "--request" => method = Some(parse_method(&value(&mut argv)?)?),
             "-H" | "--header" => headers.push(parse_header(&value(&mut argv)?)?),
             "-d" | "--data" => data.push(value(&mut argv)?),
-            "--data-binary" => {
-                let v = value(&mut argv)?;
-                match v.strip_prefix('@') {
-                    Some("-") => file_body = Some(BodySource::Stdin),
-                    Some(path) if !path.is_empty() => {
-                        file_body = Some(BodySource::File(PathBuf::from(path)))
-                    }
-                    Some(_) => return Err("--data-binary @ needs a file name".into()),
-                    None => data.push(v),
-                }
-            }
+            "--data-binary" => data_binary(value(&mut argv)?, &mut data, &mut file_body)?,
             "-L" | "--location" => follow_redirects = flag()?,
             "-n" => repeat = parse_count(&value(&mut argv)?)?,
             "--pause" => pause = parse_secs(name, &value(&mut argv)?)?,
@@ -244,6 +234,50 @@ fn parse_args(argv: Vec<String>) -> Result<Command, String> {
     if urls.is_empty() {
         return Err("no URL given".into());
     }
+    let (method, body) = method_and_body(method, &mut headers, data, file_body)?;
+    Ok(Command::Fetch(Box::new(Args {
+        cacert,
+        max_time,
+        connect_timeout,
+        method,
+        headers,
+        body,
+        follow_redirects,
+        repeat,
+        pause,
+        resolve,
+        output,
+        include_head,
+        stats,
+        urls,
+    })))
+}
+
+/// Takes a `--data-binary` value: `@FILE`, or `@-` for stdin, names the body's
+/// source; other text is sent as it is (joined with `-d`'s).
+fn data_binary(
+    value: String,
+    data: &mut Vec<String>,
+    file_body: &mut Option<BodySource>,
+) -> Result<(), String> {
+    match value.strip_prefix('@') {
+        Some("-") => *file_body = Some(BodySource::Stdin),
+        Some(path) if !path.is_empty() => *file_body = Some(BodySource::File(PathBuf::from(path))),
+        Some(_) => return Err("--data-binary @ needs a file name".into()),
+        None => data.push(value),
+    }
+    Ok(())
+}
+
+/// The body the options give (`-d` parts joined with `&`, or `--data-binary @FILE`,
+/// not both), a form `Content-Type` for it unless one is set, and the method: the
+/// one asked for, else POST with a body and GET without.
+fn method_and_body(
+    method: Option<Method>,
+    headers: &mut Vec<(String, String)>,
+    data: Vec<String>,
+    file_body: Option<BodySource>,
+) -> Result<(Method, Option<BodySource>), String> {
     let body = match (file_body, data.is_empty()) {
         (Some(_), false) => return Err("--data-binary @FILE cannot be combined with -d".into()),
         (Some(source), true) => Some(source),
@@ -265,22 +299,7 @@ fn parse_args(argv: Vec<String>) -> Result<Command, String> {
         (None, Some(_)) => Method::POST,
         (None, None) => Method::GET,
     };
-    Ok(Command::Fetch(Box::new(Args {
-        cacert,
-        max_time,
-        connect_timeout,
-        method,
-        headers,
-        body,
-        follow_redirects,
-        repeat,
-        pause,
-        resolve,
-        output,
-        include_head,
-        stats,
-        urls,
-    })))
+    Ok((method, body))
 }
 
 /// Splits `--name=value` into ("--name", Some("value")) and `-Xvalue` into

@@ -80,6 +80,7 @@
 extern crate log;
 
 mod client;
+mod config;
 mod deadline;
 mod error;
 mod exchange;
@@ -94,26 +95,26 @@ mod redirect;
 mod request;
 mod resolve;
 mod response;
+mod run;
 mod stats;
 mod tls;
 mod transport;
 
-pub use client::{Client, ClientBuilder};
-pub use deadline::{
-    DEFAULT_TIMEOUT_CONNECT, DEFAULT_TIMEOUT_HANDSHAKE, DEFAULT_TIMEOUT_OVERALL,
-    DEFAULT_TIMEOUT_READ, DEFAULT_TIMEOUT_WRITE,
+pub use client::Client;
+pub use config::{
+    ClientBuilder, DEFAULT_BODY_LIMIT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE,
+    DEFAULT_MAX_IDLE_PER_HOST, DEFAULT_MAX_REDIRECTS, DEFAULT_MAX_REQUEST_HEAD,
+    DEFAULT_MAX_RESPONSE_HEAD, DEFAULT_TIMEOUT_CONNECT, DEFAULT_TIMEOUT_HANDSHAKE,
+    DEFAULT_TIMEOUT_OVERALL, DEFAULT_TIMEOUT_READ, DEFAULT_TIMEOUT_WRITE, DEFAULT_TLS_CACHE_SIZE,
 };
 pub use error::{Error, Framing, Phase, Result};
-pub use exchange::{DEFAULT_MAX_REQUEST_HEAD, DEFAULT_MAX_RESPONSE_HEAD};
 pub use http;
 pub use http::{HeaderMap, Method, StatusCode, Uri, Version};
-pub use pool::{ConnectionKind, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE, DEFAULT_MAX_IDLE_PER_HOST};
-pub use redirect::DEFAULT_MAX_REDIRECTS;
+pub use pool::ConnectionKind;
 pub use request::{RequestBuilder, SendBody};
 pub use resolve::Resolve;
-pub use response::{Body, Response, DEFAULT_BODY_LIMIT};
+pub use response::{Body, Response};
 pub use stats::Stats;
 pub use tls::{
-    Cipher, TlsSettings, TlsVersion, DEFAULT_SESSION_CACHE_SIZE, DEFAULT_TLS_CACHE_SIZE,
-    TRUST_RECHECK_INTERVAL,
+    Cipher, TlsSettings, TlsVersion, DEFAULT_SESSION_CACHE_SIZE, TRUST_RECHECK_INTERVAL,
 };

@@ -1,6 +1,6 @@
 //! Idle connections, kept for reuse.
 //!
-//! A short `Vec` under a mutex: with at most [`DEFAULT_MAX_IDLE`]-ish entries a linear
+//! A short `Vec` under a mutex: with at most [`DEFAULT_MAX_IDLE`](crate::DEFAULT_MAX_IDLE)-ish entries a linear
 //! scan is cheaper than hashing. The lock is held only to take or put a connection;
 //! liveness checks and closes happen outside it. Expired connections are purged
 //! lazily on access, with no reaper thread.
@@ -15,15 +15,6 @@ use crate::proxy::Proxy;
 use crate::stats::Counters;
 use crate::tls::lock;
 use crate::transport::Io;
-
-/// Idle connections kept per netloc. Two let a request and a retry or a second thread
-/// find one without opening a third.
-pub const DEFAULT_MAX_IDLE_PER_HOST: usize = 2;
-/// Idle connections kept in all: bounds memory whatever the number of hosts.
-pub const DEFAULT_MAX_IDLE: usize = 16;
-/// Idle time after which a connection is closed instead of reused: below the
-/// keep-alive timeouts of common servers and load balancers (nginx 75 s, AWS ALB 60 s).
-pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How a request got its connection, from
 /// [`Response::connection`](crate::Response::connection).
@@ -87,16 +78,6 @@ pub(crate) struct PoolLimits {
     pub max_idle_per_host: usize,
     pub max_idle: usize,
     pub idle_timeout: Duration,
-}
-
-impl Default for PoolLimits {
-    fn default() -> Self {
-        PoolLimits {
-            max_idle_per_host: DEFAULT_MAX_IDLE_PER_HOST,
-            max_idle: DEFAULT_MAX_IDLE,
-            idle_timeout: DEFAULT_IDLE_TIMEOUT,
-        }
-    }
 }
 
 pub(crate) struct Pool {

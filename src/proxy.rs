@@ -10,7 +10,7 @@ use ureq_proto::client::state::Prepare;
 use ureq_proto::client::Call;
 
 use crate::error::{Error, Result};
-use crate::exchange::{self, RecvBuf, ReqBody, DEFAULT_MAX_REQUEST_HEAD};
+use crate::exchange::{self, RecvBuf, ReqBody};
 use crate::netloc::{self, Netloc, Scheme};
 use crate::no_proxy::NoProxy;
 use crate::transport::Io;
@@ -183,9 +183,10 @@ fn env_proxy(var: Option<(&str, String)>) -> Result<Option<Arc<Proxy>>> {
     Proxy::parse(value).map(|p| Some(Arc::new(p)))
 }
 
-/// Opens a CONNECT tunnel to `target` through the proxy `io` is connected to. What
-/// follows on `io` is a byte stream to the target.
-pub(crate) fn tunnel(io: &mut Io, proxy: &Proxy, target: &Netloc) -> Result<()> {
+/// Opens a CONNECT tunnel to `target` through the proxy `io` is connected to, with
+/// a request head of at most `max_head` bytes (the client's limit). What follows on
+/// `io` is a byte stream to the target.
+pub(crate) fn tunnel(io: &mut Io, proxy: &Proxy, target: &Netloc, max_head: usize) -> Result<()> {
     let authority = target.authority();
     let uri: Uri = authority.parse().map_err(|_| Error::InvalidUrl {
         url: authority.clone().into(),
@@ -205,7 +206,7 @@ pub(crate) fn tunnel(io: &mut Io, proxy: &Proxy, target: &Netloc) -> Result<()> 
         &mut ReqBody::None,
         &label,
         None,
-        DEFAULT_MAX_REQUEST_HEAD,
+        max_head,
     )?;
     let (head, _) = exchange::recv_response(io, &mut buf, call, &label, MAX_PROXY_HEAD)?;
     let status = head.status();

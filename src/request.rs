@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::exchange::ReqBody;
 use crate::netloc;
 use crate::response::Response;
+use crate::run::Options;
 
 /// A request being built; sent by [`call`](Self::call) or one of the `send_*` methods.
 ///
@@ -38,15 +39,6 @@ pub struct RequestBuilder {
     /// reported when the request is sent.
     parts: Result<Parts>,
     options: Options,
-}
-
-/// What a request may change of the client's settings.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Options {
-    /// The overall deadline, instead of the client's.
-    pub timeout: Option<Duration>,
-    /// Keep the response head's bytes ([`Response::raw_head`]).
-    pub keep_raw_head: bool,
 }
 
 impl fmt::Debug for RequestBuilder {

@@ -17,12 +17,6 @@ use crate::exchange::{self, RawHead, Transport};
 use crate::netloc;
 use crate::pool::{Conn, ConnectionKind, Pool};
 
-/// Default limit of [`Response::into_string`] and [`Response::into_vec`]: 1 MiB, far
-/// above a REST response and far below a device's memory. Stream larger bodies with
-/// [`Response::into_reader`] or raise it with
-/// [`ClientBuilder::body_limit`](crate::ClientBuilder::body_limit).
-pub const DEFAULT_BODY_LIMIT: u64 = 1024 * 1024;
-
 /// Most body bytes read and thrown away when a body is dropped before its end, to keep
 /// its connection: a dropped tail of a few KiB costs less than a new handshake.
 const DRAIN_LIMIT: u64 = 16 * 1024;
@@ -142,7 +136,7 @@ impl Response {
     }
 
     /// The body as text, up to the client's body limit (default
-    /// [`DEFAULT_BODY_LIMIT`]); a larger body is [`Error::BodyTooLarge`], never cut.
+    /// [`DEFAULT_BODY_LIMIT`](crate::DEFAULT_BODY_LIMIT)); a larger body is [`Error::BodyTooLarge`], never cut.
     pub fn into_string(self) -> Result<String> {
         let limit = self.body.limit;
         self.into_string_limited(limit)

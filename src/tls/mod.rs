@@ -40,9 +40,6 @@ use crate::stats::Counters;
 pub(crate) use roots::lock;
 use roots::{RootSource, RootStores};
 
-/// Default capacity of the per-netloc config cache: firmware talks to few hosts.
-pub const DEFAULT_TLS_CACHE_SIZE: usize = 8;
-
 /// How often, at most, the root certificate files of a client's trust policies are
 /// checked for changes (size and modification time, one `stat` per file). A change
 /// drops everything made under the old trust: that policy's cached configs, its
