@@ -97,6 +97,7 @@ mod resolve;
 mod response;
 mod run;
 mod stats;
+mod sync;
 mod tls;
 mod transport;
 
@@ -110,7 +111,6 @@ pub use config::{
 pub use error::{Error, Framing, Phase, Result};
 pub use http;
 pub use http::{HeaderMap, Method, StatusCode, Uri, Version};
-pub use pool::ConnectionKind;
 pub use request::{RequestBuilder, SendBody};
 pub use resolve::Resolve;
 pub use response::{Body, Response};
@@ -118,3 +118,4 @@ pub use stats::Stats;
 pub use tls::{
     Cipher, TlsSettings, TlsVersion, DEFAULT_SESSION_CACHE_SIZE, TRUST_RECHECK_INTERVAL,
 };
+pub use transport::ConnectionKind;

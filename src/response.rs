@@ -15,7 +15,8 @@ use crate::deadline::ShortWait;
 use crate::error::{Error, Result};
 use crate::exchange::{self, RawHead, Transport};
 use crate::netloc;
-use crate::pool::{Conn, ConnectionKind, Pool};
+use crate::pool::{Connection, Pool};
+use crate::transport::ConnectionKind;
 
 /// Most body bytes read and thrown away when a body is dropped before its end, to keep
 /// its connection: a dropped tail of a few KiB costs less than a new handshake.
@@ -228,7 +229,7 @@ enum State {
 }
 
 struct Reading {
-    conn: Conn,
+    conn: Connection,
     call: Call<RecvBody>,
     /// Where the connection goes back at the body's end: the body needs the pool,
     /// not the whole client.
@@ -262,13 +263,13 @@ impl Body {
     /// `reusable`; [`Response::into_string`] and [`Response::into_vec`] read up to
     /// `limit` bytes of it.
     pub(crate) fn reading(
-        conn: Conn,
+        conn: Connection,
         call: Call<RecvBody>,
         pool: Arc<Pool>,
         limit: u64,
         reusable: bool,
     ) -> Body {
-        let host = conn.io.host().clone();
+        let host = conn.stream.host().clone();
         Body {
             state: State::Reading(Box::new(Reading {
                 conn,
@@ -325,7 +326,7 @@ impl Reading {
         let max_line = exchange::RECV_BUFFER;
         let conn = &mut self.conn;
         exchange::read_body(
-            &mut conn.io,
+            &mut conn.stream,
             &mut conn.buf,
             &mut self.call,
             dst,
@@ -362,7 +363,7 @@ impl Reading {
             return false;
         }
         let wait = ShortWait::start(DRAIN_WAIT, DRAIN_TIME);
-        self.conn.io.set_read_cap(Some(wait));
+        self.conn.stream.set_read_cap(Some(wait));
         let mut scratch = [0u8; 2048];
         let mut total = 0u64;
         let drained = loop {
@@ -377,7 +378,7 @@ impl Reading {
                 Err(_) => break false,
             }
         };
-        self.conn.io.set_read_cap(None);
+        self.conn.stream.set_read_cap(None);
         drained
     }
 }

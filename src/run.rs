@@ -24,13 +24,13 @@ use crate::deadline::Deadline;
 use crate::error::{Error, Result};
 use crate::exchange::{self, Answer, HeadRules, ReqBody};
 use crate::netloc::{self, Netloc, Redacted, Scheme};
-use crate::pool::{Conn, ConnectionKind, Pool, PoolKey};
+use crate::pool::{Connection, Pool, PoolKey};
 use crate::proxy::{self, Proxy};
 use crate::redirect;
 use crate::response::{self, Body, Response};
 use crate::stats::Counters;
 use crate::tls::TlsConfigs;
-use crate::transport::{Handshake, Io};
+use crate::transport::{ConnectionKind, TimedStream};
 
 /// Most body bytes read and thrown away to reuse a connection after a redirect;
 /// beyond that, closing and reconnecting is cheaper.
@@ -144,11 +144,11 @@ fn one_hop(
             return Err(Error::invalid_request(e));
         }
     }
-    conn.io.set_deadline(deadline);
+    conn.stream.set_deadline(deadline);
     conn.buf.received = false;
     Counters::add(&shared.counters.requests, 1);
     trace!("{} {}", parts.method, Redacted(&parts.uri));
-    let host = conn.io.host().clone();
+    let host = conn.stream.host().clone();
     let rules = HeadRules {
         max_request: shared.config.max_request_head,
         max: shared.config.max_response_head,
@@ -156,23 +156,30 @@ fn one_hop(
     };
     // Through a proxy, plain http names the whole URL in the request line.
     let absolute = proxy.as_ref().map(|_| netloc::absolute_form(&parts.uri));
-    let (io, buf) = (&mut conn.io, &mut conn.buf);
-    let answer =
-        match exchange::send_and_receive(io, buf, call, body, &host, absolute.as_deref(), rules) {
-            Ok(answer) => answer,
-            Err(e) => {
-                let retry = !retried && retry_allowed(&conn, &e, parts, body);
-                conn.close();
-                let (method, uri) = (&parts.method, Redacted(&parts.uri));
-                if retry {
-                    debug!("retrying {method} {uri} on a fresh connection after: {e}");
-                    Counters::add(&shared.counters.retries, 1);
-                    return Ok(Hop::Retry);
-                }
-                debug!("{method} {uri} failed: {e}");
-                return Err(e);
+    let (stream, buf) = (&mut conn.stream, &mut conn.buf);
+    let answer = match exchange::send_and_receive(
+        stream,
+        buf,
+        call,
+        body,
+        &host,
+        absolute.as_deref(),
+        rules,
+    ) {
+        Ok(answer) => answer,
+        Err(e) => {
+            let retry = !retried && retry_allowed(&conn, &e, parts, body);
+            conn.close();
+            let (method, uri) = (&parts.method, Redacted(&parts.uri));
+            if retry {
+                debug!("retrying {method} {uri} on a fresh connection after: {e}");
+                Counters::add(&shared.counters.retries, 1);
+                return Ok(Hop::Retry);
             }
-        };
+            debug!("{method} {uri} failed: {e}");
+            return Err(e);
+        }
+    };
     let Answer {
         head,
         next,
@@ -203,7 +210,7 @@ fn one_hop(
 /// with an I/O error (not a timeout: the server may be working on it), for a
 /// request that is safe to send twice ([`is_idempotent`]) with a body that can be
 /// sent again.
-fn retry_allowed(conn: &Conn, error: &Error, parts: &Parts, body: &ReqBody) -> bool {
+fn retry_allowed(conn: &Connection, error: &Error, parts: &Parts, body: &ReqBody) -> bool {
     conn.kind == ConnectionKind::Reused
         && !conn.buf.received
         && matches!(error, Error::Io { .. })
@@ -323,22 +330,25 @@ fn new_call(
 
 impl Shared {
     /// A pooled connection for `netloc`, or a new one (always new when `fresh`).
-    pub fn connection(&self, netloc: &Netloc, deadline: Deadline, fresh: bool) -> Result<Conn> {
+    pub fn connection(
+        &self,
+        netloc: &Netloc,
+        deadline: Deadline,
+        fresh: bool,
+    ) -> Result<Connection> {
         let drop_idle = &mut |policy| self.pool.drop_policy(policy);
-        let (policy, trust) = match netloc.scheme {
+        let trust = match netloc.scheme {
             Scheme::Https => {
                 // Before the pool: a pooled connection must not outlive a change of
                 // the root files it was verified with. When the re-check is not due
                 // this is two relaxed atomic loads (its time, the generation).
                 self.tls.recheck(deadline.started(), drop_idle);
-                let policy = self.tls.policy_for(&netloc.host);
-                (policy, self.tls.generation(policy))
+                Some(self.tls.trust(self.tls.policy_for(&netloc.host)))
             }
-            Scheme::Http => (usize::MAX, 0),
+            Scheme::Http => None,
         };
         let mut key = PoolKey {
             netloc: netloc.clone(),
-            policy,
             trust,
             proxy: self.config.proxies.for_netloc(netloc).cloned(),
         };
@@ -351,27 +361,23 @@ impl Shared {
             Scheme::Https => {
                 let found = self.tls.get(netloc, &self.counters, drop_idle)?;
                 // A change noticed while building makes this the new generation.
-                key.trust = found.trust;
+                key.trust = Some(found.trust);
                 Some(found.config)
             }
             Scheme::Http => None,
         };
         let dial = key.proxy.as_ref().map_or(netloc, |p| &p.netloc);
         let resolver = &self.config.resolver;
-        let mut io = Io::connect_tcp(dial, netloc, resolver, deadline, &self.counters)?;
+        let mut stream =
+            TimedStream::connect_tcp(dial, netloc, resolver, deadline, &self.counters)?;
         let mut kind = ConnectionKind::New;
         if let Some(config) = tls {
             if let Some(proxy) = &key.proxy {
-                proxy::tunnel(&mut io, proxy, netloc, self.config.max_request_head)?;
+                proxy::tunnel(&mut stream, proxy, netloc, self.config.max_request_head)?;
             }
-            let (tls_io, handshake) = io.start_tls(config, netloc)?;
-            io = tls_io;
-            kind = match handshake {
-                Handshake::Full => ConnectionKind::NewTlsFull,
-                Handshake::Resumed => ConnectionKind::NewTlsResumed,
-            };
+            (stream, kind) = stream.start_tls(config, netloc)?;
         }
-        Ok(Conn::new(io, key, kind))
+        Ok(Connection::new(stream, key, kind))
     }
 
     /// The body of a response with these `headers`: read from `conn`, or, when the
@@ -379,7 +385,7 @@ impl Shared {
     /// or closed.
     fn body(
         &self,
-        conn: Conn,
+        conn: Connection,
         next: RecvResponseResult,
         reusable: bool,
         headers: &http::HeaderMap,
