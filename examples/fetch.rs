@@ -27,6 +27,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use tinyhttps::http::header::CONTENT_LENGTH;
 use tinyhttps::{
     Client, Method, Response, TlsSettings, DEFAULT_MAX_REDIRECTS, DEFAULT_TIMEOUT_CONNECT,
     DEFAULT_TIMEOUT_HANDSHAKE, DEFAULT_TIMEOUT_OVERALL, DEFAULT_TIMEOUT_READ,
@@ -485,7 +486,7 @@ fn send(args: &Args, client: &Client, url: &str) -> Result<Response, Failure> {
                 .any(|(n, _)| n.eq_ignore_ascii_case("content-length"));
             // A pipe or device has no length to announce: it goes chunked.
             if meta.is_file() && !has_length {
-                request = request.header("Content-Length", &meta.len().to_string());
+                request = request.header(CONTENT_LENGTH, meta.len());
             }
             request.send_reader(file)
         }

@@ -103,7 +103,18 @@ impl Client {
         self.request(Method::OPTIONS, url)
     }
 
-    /// A request with any method.
+    /// A request with any method. [`get`](Self::get), [`post`](Self::post) and the
+    /// other verbs are this with their method.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), tinyhttps::Error> {
+    /// use tinyhttps::Method;
+    /// let client = tinyhttps::Client::new();
+    /// let url = "https://device-api.example.com/v1/log";
+    /// client.request(Method::DELETE, url).call()?;
+    /// client.delete(url).call()?; // the same request
+    /// # Ok(()) }
+    /// ```
     pub fn request(&self, method: Method, url: &str) -> RequestBuilder {
         RequestBuilder::new(self.clone(), method, url)
     }
@@ -136,7 +147,12 @@ impl Client {
     }
 
     /// A snapshot of the counters: requests, connections, handshakes, pool and TLS
-    /// cache activity, bytes.
+    /// cache activity, bytes (see [`Stats`]).
+    ///
+    /// ```
+    /// let client = tinyhttps::Client::new();
+    /// assert_eq!(client.stats().requests, 0);
+    /// ```
     pub fn stats(&self) -> Stats {
         self.shared.counters.snapshot()
     }
@@ -162,6 +178,18 @@ impl Client {
     /// Opens a connection to `url`'s host ahead of need (TCP, TLS handshake) and
     /// keeps it in the pool, unless a live one is there already: a daemon does this
     /// at boot, while the CPU is idle, so its first real request is cheap.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), tinyhttps::Error> {
+    /// let client = tinyhttps::Client::new();
+    /// client.warm_up("https://device-api.example.com/")?;
+    /// // Later: no connect, no handshake.
+    /// client.get("https://device-api.example.com/v1/status").call()?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`RequestBuilder::call`], for the connect and TLS phases.
     pub fn warm_up(&self, url: &str) -> Result<()> {
         let uri: Uri = url.parse().map_err(|_| Error::InvalidUrl {
             url: netloc::redact_str(url).into(),

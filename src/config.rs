@@ -195,6 +195,20 @@ impl Default for ClientBuilder {
 
 impl ClientBuilder {
     /// The defaults (each named constant is documented at its definition).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// // The same client as Client::new(): every default spelled out.
+    /// let client = tinyhttps::ClientBuilder::new()
+    ///     .timeout_overall(Some(tinyhttps::DEFAULT_TIMEOUT_OVERALL))
+    ///     .timeout_read(tinyhttps::DEFAULT_TIMEOUT_READ)
+    ///     .redirects(tinyhttps::DEFAULT_MAX_REDIRECTS)
+    ///     .max_idle_per_host(tinyhttps::DEFAULT_MAX_IDLE_PER_HOST)
+    ///     .body_limit(tinyhttps::DEFAULT_BODY_LIMIT)
+    ///     .build()?;
+    /// assert_eq!(tinyhttps::DEFAULT_TIMEOUT_READ, Duration::from_secs(30));
+    /// # let _ = client; Ok::<(), tinyhttps::Error>(())
+    /// ```
     pub fn new() -> ClientBuilder {
         ClientBuilder {
             timeouts: Timeouts::default(),

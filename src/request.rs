@@ -135,6 +135,17 @@ impl RequestBuilder {
 
     /// The overall deadline of this request (connect to last body byte), replacing
     /// the client's [`timeout`](crate::ClientBuilder::timeout).
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), tinyhttps::Error> {
+    /// use std::time::Duration;
+    /// let client = tinyhttps::Client::new();
+    /// let image = client
+    ///     .get("https://device-api.example.com/v1/fw")
+    ///     .timeout(Duration::from_secs(600)) // a large download
+    ///     .call()?;
+    /// # let _ = image; Ok(()) }
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.options.timeout = Some(timeout);
         self
@@ -144,6 +155,14 @@ impl RequestBuilder {
     /// [`Response::raw_head`]: the reason phrase and the case of header names, which
     /// [`Response::status`] and [`Response::headers`] do not keep (a curl-like tool
     /// shows them). Costs a copy of the head per response, so it is off by default.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), tinyhttps::Error> {
+    /// let client = tinyhttps::Client::new();
+    /// let resp = client.get("https://example.com/").keep_raw_head().call()?;
+    /// print!("{}", String::from_utf8_lossy(resp.raw_head().unwrap_or_default()));
+    /// # Ok(()) }
+    /// ```
     pub fn keep_raw_head(mut self) -> Self {
         self.options.keep_raw_head = true;
         self

@@ -49,6 +49,18 @@ pub(crate) fn reuse_allowed(headers: &HeaderMap) -> bool {
 /// dropped before that keeps its connection only if the rest of the body is small
 /// and comes fast (up to 16 KiB, each read within 100 ms, 250 ms in all) and is read
 /// away; otherwise it is closed.
+///
+/// ```no_run
+/// # fn main() -> Result<(), tinyhttps::Error> {
+/// let client = tinyhttps::Client::new();
+/// let resp = client.get("https://device-api.example.com/v1/config").call()?;
+/// if resp.status() == 200 && resp.header("content-type") == Some("application/json") {
+///     println!("from {} over a {:?} connection", resp.url(), resp.connection());
+///     let json = resp.into_string_limited(64 * 1024)?; // BodyTooLarge above 64 KiB
+///     # let _ = json;
+/// }
+/// # Ok(()) }
+/// ```
 pub struct Response {
     status: StatusCode,
     version: Version,
@@ -217,6 +229,22 @@ impl From<Response> for http::Response<Body> {
 /// A response body being read: `impl Read`. `read` returns 0 only at the body's
 /// real end (or for an empty buffer, which changes nothing); a body cut short is an
 /// error ([`Error::Truncated`] inside the `io::Error`, see [`Error`]'s docs).
+///
+/// ```no_run
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::io::Read;
+/// let client = tinyhttps::Client::new();
+/// let mut body = client.get("https://device-api.example.com/v1/fw").call()?.into_reader();
+/// let mut chunk = [0u8; 16 * 1024];
+/// loop {
+///     let n = body.read(&mut chunk)?; // an error, never 0, when the body is cut short
+///     if n == 0 {
+///         break; // the end: the connection is back in the pool
+///     }
+///     // write chunk[..n] to flash
+/// }
+/// # Ok(()) }
+/// ```
 pub struct Body {
     state: State,
     limit: u64,

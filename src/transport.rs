@@ -116,6 +116,19 @@ pub(crate) struct TimedStream {
 /// How a request got its connection, from
 /// [`Response::connection`](crate::Response::connection): from the pool, or new,
 /// and then how its TLS handshake went.
+///
+/// ```no_run
+/// # fn main() -> Result<(), tinyhttps::Error> {
+/// use tinyhttps::ConnectionKind;
+/// let client = tinyhttps::Client::new();
+/// let resp = client.get("https://device-api.example.com/v1/status").call()?;
+/// match resp.connection() {
+///     ConnectionKind::Reused => {}                   // no connect, no handshake
+///     ConnectionKind::NewTlsResumed => {}            // a cheap handshake
+///     other => println!("paid for a {other:?} connection"),
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConnectionKind {

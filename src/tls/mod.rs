@@ -68,6 +68,13 @@ const DEFAULT_ROOTS: &[RootSource] = &[RootSource::Webpki];
 const DEFAULT_ROOTS: &[RootSource] = &[RootSource::System];
 
 /// A bulk cipher, for [`TlsSettings::cipher_preference`].
+///
+/// ```
+/// use tinyhttps::{Cipher, TlsSettings};
+/// // ChaCha20 only: the cheapest on a core without AES instructions.
+/// let settings = TlsSettings::new().cipher_preference(&[Cipher::ChaCha20Poly1305]);
+/// # let _ = settings;
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Cipher {
@@ -95,6 +102,12 @@ const DEFAULT_CIPHERS: [Cipher; 3] = [
 ];
 
 /// A TLS protocol version, for [`TlsSettings::min_version`].
+///
+/// ```
+/// use tinyhttps::{TlsSettings, TlsVersion};
+/// let settings = TlsSettings::new().min_version(TlsVersion::Tls13);
+/// # let _ = settings;
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum TlsVersion {
