@@ -157,29 +157,24 @@ fn one_hop(
     // Through a proxy, plain http names the whole URL in the request line.
     let absolute = proxy.as_ref().map(|_| netloc::absolute_form(&parts.uri));
     let (stream, buf) = (&mut conn.stream, &mut conn.buf);
-    let answer = match exchange::send_and_receive(
-        stream,
-        buf,
-        call,
-        body,
-        &host,
-        absolute.as_deref(),
-        rules,
-    ) {
-        Ok(answer) => answer,
-        Err(e) => {
-            let retry = !retried && retry_allowed(&conn, &e, parts, body);
-            conn.close();
-            let (method, uri) = (&parts.method, Redacted(&parts.uri));
-            if retry {
-                debug!("retrying {method} {uri} on a fresh connection after: {e}");
-                Counters::add(&shared.counters.retries, 1);
-                return Ok(Hop::Retry);
-            }
-            debug!("{method} {uri} failed: {e}");
-            return Err(e);
-        }
-    };
+    let sent =
+        exchange::send_and_receive(stream, buf, call, body, &host, absolute.as_deref(), rules);
+    match sent {
+        Ok(answer) => answered(shared, conn, answer, parts, body, &host),
+        Err(e) => failed(shared, conn, e, parts, body, retried),
+    }
+}
+
+/// What follows a response head: a redirect to follow, or the response with its
+/// body (the URL moves into it: the request is done with it).
+fn answered(
+    shared: &Shared,
+    conn: Connection,
+    answer: Answer,
+    parts: &mut Parts,
+    body: &ReqBody,
+    host: &str,
+) -> Result<Hop> {
     let Answer {
         head,
         next,
@@ -188,19 +183,40 @@ fn one_hop(
     let kind = conn.kind;
     let response_body = shared.body(conn, next, reusable, head.headers());
     let status = head.status();
-    match redirect_target(&shared.config, &head, parts, body, &host)? {
+    match redirect_target(&shared.config, &head, parts, body, host)? {
         Some((to, keeps)) => Ok(Hop::Redirect(Redirect {
             status,
             to,
             keeps,
             body: response_body,
         })),
-        // The URL moves into the response: the request is done with it.
         None => {
             let url = std::mem::take(&mut parts.uri);
             Ok(Hop::Done(Response::new(head, url, response_body, kind)))
         }
     }
+}
+
+/// A hop that failed with `error`: its connection closed, then a retry if
+/// [`retry_allowed`] (and not retried already), else the error.
+fn failed(
+    shared: &Shared,
+    conn: Connection,
+    error: Error,
+    parts: &Parts,
+    body: &ReqBody,
+    retried: bool,
+) -> Result<Hop> {
+    let retry = !retried && retry_allowed(&conn, &error, parts, body);
+    conn.close();
+    let (method, uri) = (&parts.method, Redacted(&parts.uri));
+    if retry {
+        debug!("retrying {method} {uri} on a fresh connection after: {error}");
+        Counters::add(&shared.counters.retries, 1);
+        return Ok(Hop::Retry);
+    }
+    debug!("{method} {uri} failed: {error}");
+    Err(error)
 }
 
 /// Whether a hop that failed with `error` on `conn` may be sent again on a fresh
