@@ -19,6 +19,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
 use support::{Pki, Reply, Request, Server, TlsOptions, SERVER_NAMES};
+use tinyhttps::http::{self, header::CONTENT_TYPE};
 use tinyhttps::{Client, Method, Stats, TlsSettings};
 
 /// The requests of the demo: method, path, body.
@@ -86,12 +87,16 @@ fn main() -> Result<(), Box<dyn Error>> {
         let url = server.url(path);
         let before = client.stats();
         let clock = Instant::now();
-        let request = client.request(method.clone(), &url);
+        // Built with the `http` crate's request type, sent with Client::run
+        // (client.request(method, &url).send_string(json) is the same request).
+        let request = http::Request::builder().method(method.clone()).uri(&url);
         let response = match body {
-            Some(json) => request
-                .header("Content-Type", "application/json")
-                .send_string(json)?,
-            None => request.call()?,
+            Some(json) => client.run(
+                request
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(*json)?,
+            )?,
+            None => client.run(request.body(())?)?,
         };
         let status = response.status().as_u16();
         let closes = response

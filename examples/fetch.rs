@@ -27,6 +27,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use tinyhttps::http::header::CONTENT_LENGTH;
 use tinyhttps::{
     Client, Method, Response, TlsSettings, DEFAULT_MAX_REDIRECTS, DEFAULT_TIMEOUT_CONNECT,
     DEFAULT_TIMEOUT_HANDSHAKE, DEFAULT_TIMEOUT_OVERALL, DEFAULT_TIMEOUT_READ,
@@ -219,17 +220,7 @@ fn parse_args(argv: Vec<String>) -> Result<Command, String> {
             "-X" | "--request" => method = Some(parse_method(&value(&mut argv)?)?),
             "-H" | "--header" => headers.push(parse_header(&value(&mut argv)?)?),
             "-d" | "--data" => data.push(value(&mut argv)?),
-            "--data-binary" => {
-                let v = value(&mut argv)?;
-                match v.strip_prefix('@') {
-                    Some("-") => file_body = Some(BodySource::Stdin),
-                    Some(path) if !path.is_empty() => {
-                        file_body = Some(BodySource::File(PathBuf::from(path)))
-                    }
-                    Some(_) => return Err("--data-binary @ needs a file name".into()),
-                    None => data.push(v),
-                }
-            }
+            "--data-binary" => data_binary(value(&mut argv)?, &mut data, &mut file_body)?,
             "-L" | "--location" => follow_redirects = flag()?,
             "-n" => repeat = parse_count(&value(&mut argv)?)?,
             "--pause" => pause = parse_secs(name, &value(&mut argv)?)?,
@@ -244,6 +235,50 @@ fn parse_args(argv: Vec<String>) -> Result<Command, String> {
     if urls.is_empty() {
         return Err("no URL given".into());
     }
+    let (method, body) = method_and_body(method, &mut headers, data, file_body)?;
+    Ok(Command::Fetch(Box::new(Args {
+        cacert,
+        max_time,
+        connect_timeout,
+        method,
+        headers,
+        body,
+        follow_redirects,
+        repeat,
+        pause,
+        resolve,
+        output,
+        include_head,
+        stats,
+        urls,
+    })))
+}
+
+/// Takes a `--data-binary` value: `@FILE`, or `@-` for stdin, names the body's
+/// source; other text is sent as it is (joined with `-d`'s).
+fn data_binary(
+    value: String,
+    data: &mut Vec<String>,
+    file_body: &mut Option<BodySource>,
+) -> Result<(), String> {
+    match value.strip_prefix('@') {
+        Some("-") => *file_body = Some(BodySource::Stdin),
+        Some(path) if !path.is_empty() => *file_body = Some(BodySource::File(PathBuf::from(path))),
+        Some(_) => return Err("--data-binary @ needs a file name".into()),
+        None => data.push(value),
+    }
+    Ok(())
+}
+
+/// The body the options give (`-d` parts joined with `&`, or `--data-binary @FILE`,
+/// not both), a form `Content-Type` for it unless one is set, and the method: the
+/// one asked for, else POST with a body and GET without.
+fn method_and_body(
+    method: Option<Method>,
+    headers: &mut Vec<(String, String)>,
+    data: Vec<String>,
+    file_body: Option<BodySource>,
+) -> Result<(Method, Option<BodySource>), String> {
     let body = match (file_body, data.is_empty()) {
         (Some(_), false) => return Err("--data-binary @FILE cannot be combined with -d".into()),
         (Some(source), true) => Some(source),
@@ -265,22 +300,7 @@ fn parse_args(argv: Vec<String>) -> Result<Command, String> {
         (None, Some(_)) => Method::POST,
         (None, None) => Method::GET,
     };
-    Ok(Command::Fetch(Box::new(Args {
-        cacert,
-        max_time,
-        connect_timeout,
-        method,
-        headers,
-        body,
-        follow_redirects,
-        repeat,
-        pause,
-        resolve,
-        output,
-        include_head,
-        stats,
-        urls,
-    })))
+    Ok((method, body))
 }
 
 /// Splits `--name=value` into ("--name", Some("value")) and `-Xvalue` into
@@ -466,7 +486,7 @@ fn send(args: &Args, client: &Client, url: &str) -> Result<Response, Failure> {
                 .any(|(n, _)| n.eq_ignore_ascii_case("content-length"));
             // A pipe or device has no length to announce: it goes chunked.
             if meta.is_file() && !has_length {
-                request = request.header("Content-Length", &meta.len().to_string());
+                request = request.header(CONTENT_LENGTH, meta.len());
             }
             request.send_reader(file)
         }

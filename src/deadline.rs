@@ -5,26 +5,12 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Phase};
 
-/// DNS + TCP connect, one budget for the lookup and every address. Ten seconds
-/// covers a slow cellular attach; a LAN answers in ms.
-pub const DEFAULT_TIMEOUT_CONNECT: Duration = Duration::from_secs(10);
-/// The whole TLS handshake. A full handshake is two round trips plus ~15 ms of
-/// crypto on a Cortex-A7; ten seconds leaves room for a loaded server and a slow link.
-pub const DEFAULT_TIMEOUT_HANDSHAKE: Duration = Duration::from_secs(10);
-/// One socket write making no progress (the server stopped reading).
-pub const DEFAULT_TIMEOUT_WRITE: Duration = Duration::from_secs(30);
-/// Silence between two reads of the response (the server stopped sending).
-pub const DEFAULT_TIMEOUT_READ: Duration = Duration::from_secs(30);
-/// The whole request, from connect to the last body byte. Long enough for a 1 MiB
-/// download at 4 KiB/s, short enough that a server dribbling a byte every few seconds
-/// cannot hold a daemon's thread forever.
-pub const DEFAULT_TIMEOUT_OVERALL: Duration = Duration::from_secs(300);
-
 /// Socket timeouts are rounded up to this step, so that a deadline does not cost a
 /// `setsockopt` on every read; a deadline may thus fire up to this much late.
 const TIMEOUT_GRANULARITY: Duration = Duration::from_millis(50);
 
-/// The time limits of a client, one per phase plus an overall deadline.
+/// The time limits of a client, one per phase plus an overall deadline (the
+/// defaults are in `config.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Timeouts {
     pub connect: Duration,
@@ -32,18 +18,6 @@ pub(crate) struct Timeouts {
     pub write: Duration,
     pub read: Duration,
     pub overall: Option<Duration>,
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Timeouts {
-            connect: DEFAULT_TIMEOUT_CONNECT,
-            handshake: DEFAULT_TIMEOUT_HANDSHAKE,
-            write: DEFAULT_TIMEOUT_WRITE,
-            read: DEFAULT_TIMEOUT_READ,
-            overall: Some(DEFAULT_TIMEOUT_OVERALL),
-        }
-    }
 }
 
 /// The time limits of one request, with its overall deadline fixed at the start.
@@ -236,6 +210,7 @@ impl Throttle {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{DEFAULT_TIMEOUT_READ, DEFAULT_TIMEOUT_WRITE};
 
     #[test]
     fn throttle_lets_one_caller_through_per_interval() {

@@ -13,6 +13,16 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 type Source = Box<dyn StdError + Send + Sync + 'static>;
 
 /// The phase of a request whose time limit elapsed, carried by [`Error::Timeout`].
+///
+/// ```no_run
+/// use tinyhttps::Phase;
+/// let client = tinyhttps::Client::new();
+/// match client.get("https://device-api.example.com/v1/status").call() {
+///     Err(e) if e.timeout_phase() == Some(Phase::Connect) => { /* the network is down */ }
+///     Err(e) if e.is_timeout() => { /* the server is slow: back off */ }
+///     other => { let _ = other; }
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Phase {
@@ -41,6 +51,19 @@ impl fmt::Display for Phase {
 }
 
 /// How a response body says where it ends, carried by [`Error::Truncated`].
+///
+/// ```no_run
+/// # fn main() -> Result<(), tinyhttps::Error> {
+/// use tinyhttps::{Error, Framing};
+/// let client = tinyhttps::Client::new();
+/// match client.get("https://device-api.example.com/v1/fw").call()?.into_vec() {
+///     Err(Error::Truncated { framing: Framing::ContentLength, host, .. }) => {
+///         println!("{host} sent less than its Content-Length: try again");
+///     }
+///     other => { let _ = other?; }
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Framing {
@@ -60,6 +83,18 @@ pub enum Framing {
 /// URLs are shown with the password of a `user:password@` part replaced by `***`
 /// (a userinfo without a password is `***` whole): errors are safe to log.
 /// Errors from rustls and ureq-proto are reachable through [`std::error::Error::source`].
+///
+/// ```no_run
+/// use tinyhttps::Error;
+/// let client = tinyhttps::Client::new();
+/// if let Err(e) = client.get("https://device-api.example.com/v1/status").call() {
+///     match &e {
+///         Error::Certificate { .. } => eprintln!("check the clock and the CA file: {e}"),
+///         e if e.is_timeout() => eprintln!("{e}"), // names the phase and its limit
+///         _ => eprintln!("request failed: {e}"),
+///     }
+/// }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {

@@ -25,12 +25,6 @@ use crate::error::{Error, Framing, Result};
 /// assembled on the heap instead, up to the client's request head limit.
 pub(crate) const SEND_BUFFER: usize = 4 * 1024;
 
-/// Default limit on the request head (request line + headers), in bytes: room for
-/// the largest tokens and presigned URLs seen in practice (a few KiB to 16 KiB), and
-/// more than most servers accept (nginx, Apache: 8 KiB per line by default). Set it
-/// with [`ClientBuilder::max_request_head_size`](crate::ClientBuilder::max_request_head_size).
-pub const DEFAULT_MAX_REQUEST_HEAD: usize = 64 * 1024;
-
 /// The last chunk of a chunked body: it must fit the output in one piece, or
 /// ureq-proto drops it (and the server waits for the body's end forever).
 const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
@@ -41,9 +35,6 @@ const UPLOAD_CHUNK: usize = 16 * 1024;
 /// Initial size of a connection's receive buffer: a typical response head and the
 /// first part of its body. It grows only for an unusually large head.
 pub(crate) const RECV_BUFFER: usize = 8 * 1024;
-
-/// Default limit on the response head (status line + headers), in bytes.
-pub const DEFAULT_MAX_RESPONSE_HEAD: usize = 64 * 1024;
 
 /// How many 1xx responses may precede the real one before we call it a flood; counted
 /// while awaiting `100 Continue` and again after the request.
@@ -649,7 +640,8 @@ pub(crate) fn recv_response(
     max_head: usize,
 ) -> Result<(Response<()>, RecvResponseResult)> {
     let rules = HeadRules {
-        max_request: DEFAULT_MAX_REQUEST_HEAD,
+        // Not used: nothing is sent.
+        max_request: SEND_BUFFER,
         max: max_head,
         keep_raw: false,
     };

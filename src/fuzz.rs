@@ -6,8 +6,9 @@ use std::io::{self, Read, Write};
 use http::Method;
 use ureq_proto::client::{Call, RecvResponseResult};
 
+use crate::config::DEFAULT_MAX_REQUEST_HEAD;
 use crate::deadline::ShortWait;
-use crate::exchange::{self, RecvBuf, ReqBody, Transport, DEFAULT_MAX_REQUEST_HEAD};
+use crate::exchange::{self, RecvBuf, ReqBody, Transport};
 
 /// Response head limit used by the harness: small, so that limits are reached.
 const MAX_HEAD: usize = 16 * 1024;

@@ -6,9 +6,29 @@
 //! stores are parsed once, sessions resume, idle connections are reused, and each
 //! request leaves in as few writes as it can.
 //!
+//! # In scope
+//! - HTTP/1.1 (and 1.0 servers) over TCP or TLS 1.2/1.3 (rustls with ring), on
+//!   blocking std sockets, from one or many threads sharing one [`Client`].
+//! - The [`http`] crate's types at the edge: send an [`http::Request`] with
+//!   [`Client::run`], turn a [`Response`] into an `http::Response<Body>`.
+//! - Pooled keep-alive connections, TLS session resumption, a bounded cache of TLS
+//!   configs, per-host trust policies with client certificates (mTLS).
+//! - A time limit on every phase, redirects, HTTP proxies (CONNECT for https),
+//!   streaming bodies both ways, counters of what the work cost ([`Stats`]).
+//!
+//! # Out of scope
+//! - HTTP/2 and HTTP/3; `async` (use a thread per concurrent request, or another
+//!   crate).
+//! - Cookies, caching, content decoding (gzip, brotli), multipart forms, JSON: the
+//!   body is bytes; set and read the headers yourself.
+//! - SOCKS and https:// proxies, proxy auto-configuration.
+//! - Switching certificate verification off: there is no such switch.
+//!
+//! # Example
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::time::Duration;
+//! use tinyhttps::http::Request;
 //!
 //! let client = tinyhttps::Client::builder()
 //!     .timeout(Duration::from_secs(20))
@@ -19,6 +39,14 @@
 //!     .call()?;
 //! println!("{} {}", resp.status(), resp.into_string()?);
 //!
+//! // The same with the `http` crate's request type.
+//! let request = Request::get("https://device-api.example.com/v1/status")
+//!     .header("Accept", "application/json")
+//!     .body(())?;
+//! let resp = client.run(request)?;
+//! println!("{:?}", resp.connection()); // Reused: the connection of the first request
+//! # drop(resp);
+//!
 //! // Streaming both ways: nothing is buffered whole.
 //! let firmware = std::fs::File::open("/tmp/upload.bin")?;
 //! client.put("https://device-api.example.com/v1/blob").send_reader(firmware)?;
@@ -27,6 +55,29 @@
 //! println!("{:?}", client.stats());
 //! # Ok(()) }
 //! ```
+//!
+//! # A request's path
+//! ```text
+//! Client::get(url).header(..).call()     Client::run(http::Request)
+//!            └──────────────┬──────────────────┘
+//!                           ▼
+//! run::run ── one hop at a time; Hop::Retry once on a fresh connection,
+//!   │         Hop::Redirect up to the limit, Hop::Done(Response) to the caller
+//!   ▼
+//! pool::checkout(netloc, trust, proxy) ── a live idle connection? ──► reuse
+//!   │ no
+//!   ▼
+//! connect: resolve (DNS, one budget) ─► TCP ─► [proxy CONNECT] ─► TLS handshake
+//!          (config from the per-netloc LRU; session resumed when the policy has one)
+//!   ▼
+//! exchange: request head (+ small body) in one write ─► response head parsed
+//!   ▼
+//! Body (impl Read) ── read to its end ──► the connection goes back to the pool
+//! ```
+//! `client.rs` is the handle and its verbs, `config.rs` the builder and every
+//! default, `run.rs` the loop, `pool.rs` the idle connections, `transport.rs` the
+//! sockets and their time limits, `tls/` the trust policies, `exchange.rs` the
+//! protocol (it drives ureq-proto and knows no sockets), `response.rs` the body.
 //!
 //! # What it does
 //! - HTTP/1.1 over TCP or TLS (rustls with ring), framing by `ureq-proto`:
@@ -62,6 +113,15 @@
 //! headers such as `Set-Cookie`. Keep that target below `trace` where requests or
 //! responses carry secrets.
 //!
+//! A firmware build can remove those calls altogether: `log`'s
+//! `release_max_level_*` features set the highest level compiled into release
+//! builds, for every crate of the program. With this in the firmware's `Cargo.toml`
+//! the `debug!` and `trace!` calls of tinyhttps (and of ureq-proto and rustls) are
+//! compiled out of release builds: no code, no formatting, no level check:
+//! ```toml
+//! log = { version = "0.4", features = ["release_max_level_warn"] }
+//! ```
+//!
 //! # Memory
 //! An idle pooled TLS connection holds about 44 KiB of heap (rustls' buffers plus an
 //! 8 KiB receive buffer); the request head is assembled on the stack (a head over
@@ -80,6 +140,7 @@
 extern crate log;
 
 mod client;
+mod config;
 mod deadline;
 mod error;
 mod exchange;
@@ -94,25 +155,27 @@ mod redirect;
 mod request;
 mod resolve;
 mod response;
+mod run;
 mod stats;
+mod sync;
 mod tls;
 mod transport;
 
-pub use client::{Client, ClientBuilder};
-pub use deadline::{
-    DEFAULT_TIMEOUT_CONNECT, DEFAULT_TIMEOUT_HANDSHAKE, DEFAULT_TIMEOUT_OVERALL,
-    DEFAULT_TIMEOUT_READ, DEFAULT_TIMEOUT_WRITE,
+pub use client::Client;
+pub use config::{
+    ClientBuilder, DEFAULT_BODY_LIMIT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE,
+    DEFAULT_MAX_IDLE_PER_HOST, DEFAULT_MAX_REDIRECTS, DEFAULT_MAX_REQUEST_HEAD,
+    DEFAULT_MAX_RESPONSE_HEAD, DEFAULT_TIMEOUT_CONNECT, DEFAULT_TIMEOUT_HANDSHAKE,
+    DEFAULT_TIMEOUT_OVERALL, DEFAULT_TIMEOUT_READ, DEFAULT_TIMEOUT_WRITE, DEFAULT_TLS_CACHE_SIZE,
 };
 pub use error::{Error, Framing, Phase, Result};
-pub use exchange::{DEFAULT_MAX_REQUEST_HEAD, DEFAULT_MAX_RESPONSE_HEAD};
+pub use http;
 pub use http::{HeaderMap, Method, StatusCode, Uri, Version};
-pub use pool::{ConnectionKind, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE, DEFAULT_MAX_IDLE_PER_HOST};
-pub use redirect::DEFAULT_MAX_REDIRECTS;
-pub use request::RequestBuilder;
+pub use request::{RequestBuilder, SendBody};
 pub use resolve::Resolve;
-pub use response::{Body, Response, DEFAULT_BODY_LIMIT};
+pub use response::{Body, Response};
 pub use stats::Stats;
 pub use tls::{
-    Cipher, TlsSettings, TlsVersion, DEFAULT_SESSION_CACHE_SIZE, DEFAULT_TLS_CACHE_SIZE,
-    TRUST_RECHECK_INTERVAL,
+    Cipher, TlsSettings, TlsVersion, DEFAULT_SESSION_CACHE_SIZE, TRUST_RECHECK_INTERVAL,
 };
+pub use transport::ConnectionKind;

@@ -1,6 +1,6 @@
 //! Idle connections, kept for reuse.
 //!
-//! A short `Vec` under a mutex: with at most [`DEFAULT_MAX_IDLE`]-ish entries a linear
+//! A short `Vec` under a mutex: with at most [`DEFAULT_MAX_IDLE`](crate::DEFAULT_MAX_IDLE)-ish entries a linear
 //! scan is cheaper than hashing. The lock is held only to take or put a connection;
 //! liveness checks and closes happen outside it. Expired connections are purged
 //! lazily on access, with no reaper thread.
@@ -13,49 +13,27 @@ use crate::exchange::RecvBuf;
 use crate::netloc::Netloc;
 use crate::proxy::Proxy;
 use crate::stats::Counters;
-use crate::tls::lock;
-use crate::transport::Io;
+use crate::sync::lock;
+use crate::tls::{PolicyId, Trust};
+use crate::transport::{ConnectionKind, TimedStream};
 
-/// Idle connections kept per netloc. Two let a request and a retry or a second thread
-/// find one without opening a third.
-pub const DEFAULT_MAX_IDLE_PER_HOST: usize = 2;
-/// Idle connections kept in all: bounds memory whatever the number of hosts.
-pub const DEFAULT_MAX_IDLE: usize = 16;
-/// Idle time after which a connection is closed instead of reused: below the
-/// keep-alive timeouts of common servers and load balancers (nginx 75 s, AWS ALB 60 s).
-pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// How a request got its connection, from
-/// [`Response::connection`](crate::Response::connection).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ConnectionKind {
-    /// An idle pooled connection: no connect, no handshake.
-    Reused,
-    /// A new plain TCP connection.
-    New,
-    /// A new TLS connection with a full handshake.
-    NewTlsFull,
-    /// A new TLS connection that resumed an earlier session.
-    NewTlsResumed,
-}
-
-/// Where a connection goes: the netloc and the TLS policy it was verified under, so a
-/// connection is never handed to a request that would be made under another policy.
+/// Where a connection goes: the netloc, the trust a TLS connection was verified
+/// under, and the proxy, so a connection is never handed to a request that would
+/// be made under another policy, or under the same one after its root files
+/// changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PoolKey {
     pub netloc: Netloc,
-    pub policy: usize,
-    /// The trust generation of that policy: a connection verified before its root
-    /// files changed is never handed out after.
-    pub trust: u64,
+    /// `None` for plain http.
+    pub trust: Option<Trust>,
     /// The proxy the connection goes through (a tunnel for https).
     pub proxy: Option<Arc<Proxy>>,
 }
 
-/// A connection and its receive buffer.
-pub(crate) struct Conn {
-    pub io: Io,
+/// An open connection as a request uses it and the pool keeps it: the stream, the
+/// bytes received past the last response, and where it may be reused.
+pub(crate) struct Connection {
+    pub stream: TimedStream,
     pub buf: RecvBuf,
     pub key: PoolKey,
     /// The `Host` header of requests on this connection, made once (a cheap clone).
@@ -65,10 +43,10 @@ pub(crate) struct Conn {
     idle_since: Instant,
 }
 
-impl Conn {
-    pub fn new(io: Io, key: PoolKey, kind: ConnectionKind) -> Conn {
-        Conn {
-            io,
+impl Connection {
+    pub fn new(stream: TimedStream, key: PoolKey, kind: ConnectionKind) -> Connection {
+        Connection {
+            stream,
             buf: RecvBuf::new(),
             host_header: key.netloc.host_header(),
             key,
@@ -78,7 +56,7 @@ impl Conn {
     }
 
     pub fn close(self) {
-        self.io.close();
+        self.stream.close();
     }
 }
 
@@ -89,19 +67,9 @@ pub(crate) struct PoolLimits {
     pub idle_timeout: Duration,
 }
 
-impl Default for PoolLimits {
-    fn default() -> Self {
-        PoolLimits {
-            max_idle_per_host: DEFAULT_MAX_IDLE_PER_HOST,
-            max_idle: DEFAULT_MAX_IDLE,
-            idle_timeout: DEFAULT_IDLE_TIMEOUT,
-        }
-    }
-}
-
 pub(crate) struct Pool {
     /// Oldest first.
-    idle: Mutex<Vec<Conn>>,
+    idle: Mutex<Vec<Connection>>,
     limits: PoolLimits,
     counters: Arc<Counters>,
 }
@@ -116,7 +84,7 @@ impl Pool {
     }
 
     /// The most recently used live connection for `key`, if any.
-    pub fn checkout(&self, key: &PoolKey) -> Option<Conn> {
+    pub fn checkout(&self, key: &PoolKey) -> Option<Connection> {
         let counters = &*self.counters;
         loop {
             let now = deadline::now();
@@ -133,18 +101,21 @@ impl Pool {
             };
             for c in expired {
                 Counters::add(&counters.pool_idle_expired, 1);
-                debug!("closing {} idle past the idle timeout", c.io.host());
+                debug!("closing {} idle past the idle timeout", c.stream.host());
                 c.close();
             }
             let mut conn = found?;
-            if conn.io.is_reusable() {
+            if conn.stream.is_reusable() {
                 conn.kind = ConnectionKind::Reused;
                 Counters::add(&counters.pool_reuses, 1);
-                debug!("reusing pooled connection to {}", conn.io.host());
+                debug!("reusing pooled connection to {}", conn.stream.host());
                 return Some(conn);
             }
             Counters::add(&counters.pool_stale_discards, 1);
-            debug!("discarding stale pooled connection to {}", conn.io.host());
+            debug!(
+                "discarding stale pooled connection to {}",
+                conn.stream.host()
+            );
             conn.close();
         }
     }
@@ -153,15 +124,15 @@ impl Pool {
     /// A connection holding bytes nobody asked for (in its receive buffer, or inside
     /// rustls: plaintext, a `close_notify`, part of a record) is closed instead: the
     /// next request on it would read them as its answer.
-    pub fn checkin(&self, mut conn: Conn) {
+    pub fn checkin(&self, mut conn: Connection) {
         if self.limits.max_idle == 0 || self.limits.max_idle_per_host == 0 {
             conn.close();
             return;
         }
-        if !conn.buf.is_empty() || conn.io.holds_unread() {
+        if !conn.buf.is_empty() || conn.stream.holds_unread() {
             debug!(
                 "not pooling the connection to {}: it holds bytes after the response",
-                conn.io.host()
+                conn.stream.host()
             );
             conn.close();
             return;
@@ -192,29 +163,49 @@ impl Pool {
             }
         }
         for c in evicted {
-            debug!("pool full: closing idle connection to {}", c.io.host());
+            debug!("pool full: closing idle connection to {}", c.stream.host());
             c.close();
         }
     }
 
+    /// Closes every idle connection (after a network change, their peers may be
+    /// unreachable or the addresses stale). Returns how many were closed.
+    pub fn close_idle(&self) -> usize {
+        let all = {
+            let mut idle = lock(&self.idle);
+            let all = std::mem::take(&mut *idle);
+            Counters::sub(&self.counters.idle_connections, all.len() as u64);
+            all
+        };
+        let closed = all.len();
+        for c in all {
+            debug!("closing idle connection to {} as asked", c.stream.host());
+            c.close();
+        }
+        closed
+    }
+
     /// Closes every idle connection made under `policy` (its trust changed).
-    pub fn drop_policy(&self, policy: usize) {
-        let dropped: Vec<Conn> = {
+    pub fn drop_policy(&self, policy: PolicyId) {
+        let dropped: Vec<Connection> = {
             let mut idle = lock(&self.idle);
             let (dropped, kept) = std::mem::take(&mut *idle)
                 .into_iter()
-                .partition(|c| c.key.policy == policy);
+                .partition(|c| c.key.trust.is_some_and(|t| t.policy == policy));
             *idle = kept;
             Counters::sub(&self.counters.idle_connections, dropped.len() as u64);
             dropped
         };
         for c in dropped {
-            debug!("trust changed: closing idle connection to {}", c.io.host());
+            debug!(
+                "trust changed: closing idle connection to {}",
+                c.stream.host()
+            );
             c.close();
         }
     }
 
-    fn take_expired(&self, idle: &mut Vec<Conn>, now: Instant) -> Vec<Conn> {
+    fn take_expired(&self, idle: &mut Vec<Connection>, now: Instant) -> Vec<Connection> {
         let timeout = self.limits.idle_timeout;
         // Oldest first: the expired ones are a prefix.
         let n = idle

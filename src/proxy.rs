@@ -4,16 +4,17 @@
 use std::fmt;
 use std::sync::Arc;
 
+use base64::prelude::{Engine, BASE64_STANDARD};
 use http::header::{self, HeaderValue};
 use http::{Method, Uri};
 use ureq_proto::client::state::Prepare;
 use ureq_proto::client::Call;
 
 use crate::error::{Error, Result};
-use crate::exchange::{self, RecvBuf, ReqBody, DEFAULT_MAX_REQUEST_HEAD};
+use crate::exchange::{self, RecvBuf, ReqBody};
 use crate::netloc::{self, Netloc, Scheme};
 use crate::no_proxy::NoProxy;
-use crate::transport::Io;
+use crate::transport::TimedStream;
 
 /// Response head limit for a proxy's answer to CONNECT.
 const MAX_PROXY_HEAD: usize = 16 * 1024;
@@ -72,15 +73,18 @@ impl Proxy {
         if plain.port().is_none() {
             netloc.port = 3128;
         }
-        let auth = userinfo.map(|u| {
-            let (user, pass) = u.split_once(':').unwrap_or((u, ""));
-            let credentials = format!("{}:{}", percent_decode(user), percent_decode(pass));
-            let mut value =
-                HeaderValue::try_from(format!("Basic {}", base64(credentials.as_bytes())))
-                    .expect("base64 is a valid header value");
-            value.set_sensitive(true);
-            value
-        });
+        let auth = userinfo
+            .map(|u| {
+                let (user, pass) = u.split_once(':').unwrap_or((u, ""));
+                let credentials = format!("{}:{}", percent_decode(user), percent_decode(pass));
+                let basic = format!("Basic {}", BASE64_STANDARD.encode(credentials));
+                // Base64 is always a valid header value; no unwrap all the same.
+                let mut value = HeaderValue::try_from(basic)
+                    .map_err(|_| bad("credentials not encodable as a header"))?;
+                value.set_sensitive(true);
+                Ok::<_, Error>(value)
+            })
+            .transpose()?;
         Ok(Proxy { netloc, auth })
     }
 
@@ -183,9 +187,15 @@ fn env_proxy(var: Option<(&str, String)>) -> Result<Option<Arc<Proxy>>> {
     Proxy::parse(value).map(|p| Some(Arc::new(p)))
 }
 
-/// Opens a CONNECT tunnel to `target` through the proxy `io` is connected to. What
-/// follows on `io` is a byte stream to the target.
-pub(crate) fn tunnel(io: &mut Io, proxy: &Proxy, target: &Netloc) -> Result<()> {
+/// Opens a CONNECT tunnel to `target` through the proxy `io` is connected to, with
+/// a request head of at most `max_head` bytes (the client's limit). What follows on
+/// `io` is a byte stream to the target.
+pub(crate) fn tunnel(
+    io: &mut TimedStream,
+    proxy: &Proxy,
+    target: &Netloc,
+    max_head: usize,
+) -> Result<()> {
     let authority = target.authority();
     let uri: Uri = authority.parse().map_err(|_| Error::InvalidUrl {
         url: authority.clone().into(),
@@ -205,7 +215,7 @@ pub(crate) fn tunnel(io: &mut Io, proxy: &Proxy, target: &Netloc) -> Result<()> 
         &mut ReqBody::None,
         &label,
         None,
-        DEFAULT_MAX_REQUEST_HEAD,
+        max_head,
     )?;
     let (head, _) = exchange::recv_response(io, &mut buf, call, &label, MAX_PROXY_HEAD)?;
     let status = head.status();
@@ -247,49 +257,12 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Standard base64 with padding (RFC 4648), for Basic credentials.
-fn base64(input: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn netloc(s: &str) -> Netloc {
         Netloc::from_uri(&s.parse().unwrap()).unwrap()
-    }
-
-    #[test]
-    fn base64_matches_rfc4648_vectors() {
-        for (input, want) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("fooba", "Zm9vYmE="),
-            ("foobar", "Zm9vYmFy"),
-        ] {
-            assert_eq!(base64(input.as_bytes()), want);
-        }
     }
 
     #[test]

@@ -5,9 +5,6 @@ use http::{header, HeaderMap, Method, StatusCode, Uri};
 use crate::error::{Error, Result};
 use crate::netloc::{Netloc, Redacted};
 
-/// Default number of redirects followed before [`Error::TooManyRedirects`].
-pub const DEFAULT_MAX_REDIRECTS: u32 = 10;
-
 /// Whether a status asks to be followed (304 is not a redirect: it has no target).
 pub(crate) fn is_redirect(status: StatusCode) -> bool {
     matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)

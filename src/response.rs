@@ -11,18 +11,12 @@ use ureq_proto::client::state::RecvBody;
 use ureq_proto::client::Call;
 use ureq_proto::BodyMode;
 
-use crate::client::Inner;
 use crate::deadline::ShortWait;
 use crate::error::{Error, Result};
 use crate::exchange::{self, RawHead, Transport};
 use crate::netloc;
-use crate::pool::{Conn, ConnectionKind};
-
-/// Default limit of [`Response::into_string`] and [`Response::into_vec`]: 1 MiB, far
-/// above a REST response and far below a device's memory. Stream larger bodies with
-/// [`Response::into_reader`] or raise it with
-/// [`ClientBuilder::body_limit`](crate::ClientBuilder::body_limit).
-pub const DEFAULT_BODY_LIMIT: u64 = 1024 * 1024;
+use crate::pool::{Connection, Pool};
+use crate::transport::ConnectionKind;
 
 /// Most body bytes read and thrown away when a body is dropped before its end, to keep
 /// its connection: a dropped tail of a few KiB costs less than a new handshake.
@@ -55,6 +49,18 @@ pub(crate) fn reuse_allowed(headers: &HeaderMap) -> bool {
 /// dropped before that keeps its connection only if the rest of the body is small
 /// and comes fast (up to 16 KiB, each read within 100 ms, 250 ms in all) and is read
 /// away; otherwise it is closed.
+///
+/// ```no_run
+/// # fn main() -> Result<(), tinyhttps::Error> {
+/// let client = tinyhttps::Client::new();
+/// let resp = client.get("https://device-api.example.com/v1/config").call()?;
+/// if resp.status() == 200 && resp.header("content-type") == Some("application/json") {
+///     println!("from {} over a {:?} connection", resp.url(), resp.connection());
+///     let json = resp.into_string_limited(64 * 1024)?; // BodyTooLarge above 64 KiB
+///     # let _ = json;
+/// }
+/// # Ok(()) }
+/// ```
 pub struct Response {
     status: StatusCode,
     version: Version,
@@ -143,7 +149,7 @@ impl Response {
     }
 
     /// The body as text, up to the client's body limit (default
-    /// [`DEFAULT_BODY_LIMIT`]); a larger body is [`Error::BodyTooLarge`], never cut.
+    /// [`DEFAULT_BODY_LIMIT`](crate::DEFAULT_BODY_LIMIT)); a larger body is [`Error::BodyTooLarge`], never cut.
     pub fn into_string(self) -> Result<String> {
         let limit = self.body.limit;
         self.into_string_limited(limit)
@@ -190,9 +196,55 @@ impl Response {
     }
 }
 
+/// The response as an [`http::Response`], for code written against the `http`
+/// types: status, version, headers, and the body as the stream [`Body`]. Its
+/// extensions hold the URL that answered (an [`http::Uri`], as
+/// [`Response::url`] shows it: without a password) and the [`ConnectionKind`].
+/// The raw head ([`Response::raw_head`]) is not carried over.
+///
+/// ```no_run
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use tinyhttps::{http, ConnectionKind};
+/// let client = tinyhttps::Client::new();
+/// let resp: http::Response<tinyhttps::Body> =
+///     client.get("https://device-api.example.com/v1/status").call()?.into();
+/// let url = resp.extensions().get::<http::Uri>();
+/// let how = resp.extensions().get::<ConnectionKind>();
+/// println!("{} from {url:?} ({how:?})", resp.status());
+/// # Ok(()) }
+/// ```
+impl From<Response> for http::Response<Body> {
+    fn from(response: Response) -> Self {
+        let mut out = http::Response::new(response.body);
+        *out.status_mut() = response.status;
+        *out.version_mut() = response.version;
+        *out.headers_mut() = response.headers;
+        let extensions = out.extensions_mut();
+        extensions.insert(response.url);
+        extensions.insert(response.connection);
+        out
+    }
+}
+
 /// A response body being read: `impl Read`. `read` returns 0 only at the body's
 /// real end (or for an empty buffer, which changes nothing); a body cut short is an
 /// error ([`Error::Truncated`] inside the `io::Error`, see [`Error`]'s docs).
+///
+/// ```no_run
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::io::Read;
+/// let client = tinyhttps::Client::new();
+/// let mut body = client.get("https://device-api.example.com/v1/fw").call()?.into_reader();
+/// let mut chunk = [0u8; 16 * 1024];
+/// loop {
+///     let n = body.read(&mut chunk)?; // an error, never 0, when the body is cut short
+///     if n == 0 {
+///         break; // the end: the connection is back in the pool
+///     }
+///     // write chunk[..n] to flash
+/// }
+/// # Ok(()) }
+/// ```
 pub struct Body {
     state: State,
     limit: u64,
@@ -205,9 +257,11 @@ enum State {
 }
 
 struct Reading {
-    conn: Conn,
+    conn: Connection,
     call: Call<RecvBody>,
-    client: Arc<Inner>,
+    /// Where the connection goes back at the body's end: the body needs the pool,
+    /// not the whole client.
+    pool: Arc<Pool>,
     host: Arc<str>,
     /// False when the head already rules out reuse (see [`reuse_allowed`]).
     reusable: bool,
@@ -233,19 +287,22 @@ impl Body {
         }
     }
 
+    /// A body read from `conn`, which goes back to `pool` at the body's end if
+    /// `reusable`; [`Response::into_string`] and [`Response::into_vec`] read up to
+    /// `limit` bytes of it.
     pub(crate) fn reading(
-        conn: Conn,
+        conn: Connection,
         call: Call<RecvBody>,
-        client: Arc<Inner>,
+        pool: Arc<Pool>,
+        limit: u64,
         reusable: bool,
     ) -> Body {
-        let limit = client.config.body_limit;
-        let host = conn.io.host().clone();
+        let host = conn.stream.host().clone();
         Body {
             state: State::Reading(Box::new(Reading {
                 conn,
                 call,
-                client,
+                pool,
                 host,
                 reusable,
             })),
@@ -297,7 +354,7 @@ impl Reading {
         let max_line = exchange::RECV_BUFFER;
         let conn = &mut self.conn;
         exchange::read_body(
-            &mut conn.io,
+            &mut conn.stream,
             &mut conn.buf,
             &mut self.call,
             dst,
@@ -311,12 +368,12 @@ impl Reading {
         let Reading {
             conn,
             call,
-            client,
+            pool,
             reusable,
             ..
         } = self;
         if exchange::finish_body(call, &conn.buf) && reusable {
-            client.pool.checkin(conn);
+            pool.checkin(conn);
         } else {
             conn.close();
         }
@@ -334,7 +391,7 @@ impl Reading {
             return false;
         }
         let wait = ShortWait::start(DRAIN_WAIT, DRAIN_TIME);
-        self.conn.io.set_read_cap(Some(wait));
+        self.conn.stream.set_read_cap(Some(wait));
         let mut scratch = [0u8; 2048];
         let mut total = 0u64;
         let drained = loop {
@@ -349,7 +406,7 @@ impl Reading {
                 Err(_) => break false,
             }
         };
-        self.conn.io.set_read_cap(None);
+        self.conn.stream.set_read_cap(None);
         drained
     }
 }

@@ -8,6 +8,17 @@ macro_rules! counters {
         ///
         /// Counters only grow (but `idle_connections`, a gauge); take two snapshots
         /// and subtract to see what a piece of work cost.
+        ///
+        /// ```no_run
+        /// # fn main() -> Result<(), tinyhttps::Error> {
+        /// let client = tinyhttps::Client::new();
+        /// let before = client.stats();
+        /// client.get("https://device-api.example.com/v1/status").call()?.into_vec()?;
+        /// let after = client.stats();
+        /// let full = after.handshakes_full - before.handshakes_full;
+        /// println!("{full} full handshakes; now {}", after.to_json());
+        /// # Ok(()) }
+        /// ```
         #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
         #[non_exhaustive]
         pub struct Stats {

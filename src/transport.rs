@@ -92,9 +92,10 @@ impl Read for Framed<'_> {
     }
 }
 
-/// One connection to a server: the stream, the time limits of the request it is
-/// serving, and the counters it adds its bytes to.
-pub(crate) struct Io {
+/// A TCP stream to a server, plain or wrapped in TLS, under the time limits of the
+/// request it serves (each socket wait armed with what is left of its phase's
+/// budget), adding its bytes to the client's counters.
+pub(crate) struct TimedStream {
     stream: Stream,
     /// `host:port`, for errors and logs.
     host: Arc<str>,
@@ -112,14 +113,36 @@ pub(crate) struct Io {
     counters: Arc<Counters>,
 }
 
-/// How the TLS handshake of a new connection went.
+/// How a request got its connection, from
+/// [`Response::connection`](crate::Response::connection): from the pool, or new,
+/// and then how its TLS handshake went.
+///
+/// ```no_run
+/// # fn main() -> Result<(), tinyhttps::Error> {
+/// use tinyhttps::ConnectionKind;
+/// let client = tinyhttps::Client::new();
+/// let resp = client.get("https://device-api.example.com/v1/status").call()?;
+/// match resp.connection() {
+///     ConnectionKind::Reused => {}                   // no connect, no handshake
+///     ConnectionKind::NewTlsResumed => {}            // a cheap handshake
+///     other => println!("paid for a {other:?} connection"),
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Handshake {
-    Full,
-    Resumed,
+#[non_exhaustive]
+pub enum ConnectionKind {
+    /// An idle pooled connection: no connect, no handshake.
+    Reused,
+    /// A new plain TCP connection.
+    New,
+    /// A new TLS connection with a full handshake.
+    NewTlsFull,
+    /// A new TLS connection that resumed an earlier session.
+    NewTlsResumed,
 }
 
-impl Io {
+impl TimedStream {
     /// Resolves `dial` and connects to it (TCP_NODELAY), DNS and every address within
     /// one connect budget. `target` is the server the connection is for (the same,
     /// or the origin behind a proxy): errors name it.
@@ -129,14 +152,14 @@ impl Io {
         resolver: &Resolver,
         deadline: Deadline,
         counters: &Arc<Counters>,
-    ) -> Result<Io> {
+    ) -> Result<TimedStream> {
         let dial_host = dial.authority();
         let mut budget = deadline.budget(Phase::Connect);
         let addrs = resolver.resolve(dial, &mut budget, &dial_host)?;
         let (tcp, addr) = connect_any(&addrs, &mut budget, &dial_host)?;
         Counters::add(&counters.connections_opened, 1);
         debug!("connected to {dial_host} ({addr})");
-        Ok(Io {
+        Ok(TimedStream {
             stream: Stream::Plain(tcp),
             host: target.authority().into(),
             deadline,
@@ -150,12 +173,13 @@ impl Io {
     }
 
     /// Runs TLS over this (so far plain) stream, verifying the certificate for
-    /// `target`'s host, the whole handshake within the handshake limit.
+    /// `target`'s host, the whole handshake within the handshake limit; says
+    /// whether the handshake was full or resumed.
     pub fn start_tls(
         mut self,
         config: Arc<ClientConfig>,
         target: &Netloc,
-    ) -> Result<(Io, Handshake)> {
+    ) -> Result<(TimedStream, ConnectionKind)> {
         let name =
             ServerName::try_from(target.host.to_string()).map_err(|_| Error::InvalidUrl {
                 url: target.to_string().into(),
@@ -176,8 +200,8 @@ impl Io {
             .handshake()
             .map_err(|e| Error::from_io(e, &self.host))?;
         let counter = match kind {
-            Handshake::Full => &self.counters.handshakes_full,
-            Handshake::Resumed => &self.counters.handshakes_resumed,
+            ConnectionKind::NewTlsResumed => &self.counters.handshakes_resumed,
+            _ => &self.counters.handshakes_full,
         };
         Counters::add(counter, 1);
         Ok((self, kind))
@@ -185,7 +209,7 @@ impl Io {
 
     /// Drives the TLS handshake to its end: every read and write of it spends from
     /// one handshake budget, so a server dribbling bytes cannot stretch it.
-    fn handshake(&mut self) -> io::Result<Handshake> {
+    fn handshake(&mut self) -> io::Result<ConnectionKind> {
         let mut budget = self.deadline.budget(Phase::Handshake);
         loop {
             self.flush_tls(Some(&mut budget))?;
@@ -200,14 +224,13 @@ impl Io {
         let Stream::Tls(t) = &self.stream else {
             unreachable!("handshake on a TLS stream only");
         };
-        let kind = match t.tls.handshake_kind() {
-            Some(HandshakeKind::Resumed) => Handshake::Resumed,
-            _ => Handshake::Full,
+        let (kind, how) = match t.tls.handshake_kind() {
+            Some(HandshakeKind::Resumed) => (ConnectionKind::NewTlsResumed, "resumed"),
+            _ => (ConnectionKind::NewTlsFull, "full"),
         };
         debug!(
-            "TLS handshake with {} {:?}: {:?}, {:?}",
+            "TLS handshake with {} {how}: {:?}, {:?}",
             self.host,
-            kind,
             t.tls.protocol_version(),
             t.tls.negotiated_cipher_suite().map(|s| s.suite())
         );
@@ -396,14 +419,14 @@ impl Io {
     }
 }
 
-impl Transport for Io {
+impl Transport for TimedStream {
     fn set_read_cap(&mut self, cap: Option<ShortWait>) {
         self.read_cap = cap;
         self.capped = false;
     }
 }
 
-impl Read for Io {
+impl Read for TimedStream {
     /// Reads plaintext. `Ok(0)` is a clean end (TCP FIN for plain, `close_notify` for
     /// TLS); a TLS stream cut without `close_notify` gives `UnexpectedEof`. Each wait
     /// for the socket has the read limit; an interruption by a signal is retried
@@ -451,7 +474,7 @@ impl Read for Io {
     }
 }
 
-impl Write for Io {
+impl Write for TimedStream {
     /// Writes plaintext. Each wait for the socket has the write limit; an
     /// interruption by a signal is retried within what is left of it, never by
     /// handing the same bytes to rustls twice.

@@ -31,17 +31,14 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
-use rustls::ClientConfig;
+use rustls::{CipherSuite, ClientConfig};
 
 use crate::deadline::Throttle;
 use crate::error::{Error, Result};
 use crate::netloc::Netloc;
 use crate::stats::Counters;
-pub(crate) use roots::lock;
+use crate::sync::lock;
 use roots::{RootSource, RootStores};
-
-/// Default capacity of the per-netloc config cache: firmware talks to few hosts.
-pub const DEFAULT_TLS_CACHE_SIZE: usize = 8;
 
 /// How often, at most, the root certificate files of a client's trust policies are
 /// checked for changes (size and modification time, one `stat` per file). A change
@@ -71,6 +68,13 @@ const DEFAULT_ROOTS: &[RootSource] = &[RootSource::Webpki];
 const DEFAULT_ROOTS: &[RootSource] = &[RootSource::System];
 
 /// A bulk cipher, for [`TlsSettings::cipher_preference`].
+///
+/// ```
+/// use tinyhttps::{Cipher, TlsSettings};
+/// // ChaCha20 only: the cheapest on a core without AES instructions.
+/// let settings = TlsSettings::new().cipher_preference(&[Cipher::ChaCha20Poly1305]);
+/// # let _ = settings;
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Cipher {
@@ -98,6 +102,12 @@ const DEFAULT_CIPHERS: [Cipher; 3] = [
 ];
 
 /// A TLS protocol version, for [`TlsSettings::min_version`].
+///
+/// ```
+/// use tinyhttps::{TlsSettings, TlsVersion};
+/// let settings = TlsSettings::new().min_version(TlsVersion::Tls13);
+/// # let _ = settings;
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum TlsVersion {
@@ -388,14 +398,31 @@ impl Policy {
     }
 }
 
-/// A config and what it was made under.
+/// One trust policy of a client: its place among them (`tls_for` rules in the
+/// order given, then the default policy). Made only by [`TlsConfigs::policy_for`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PolicyId(usize);
+
+impl std::fmt::Display for PolicyId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// The trust a TLS config or connection was made under: its policy, and that
+/// policy's generation at the time (bumped when its root files change, so that
+/// nothing made under the old roots is used again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Trust {
+    pub policy: PolicyId,
+    pub generation: u64,
+}
+
+/// A config and the trust it was made under.
 #[derive(Clone)]
 pub(crate) struct Lookup {
     pub config: Arc<ClientConfig>,
-    /// The index of its policy.
-    pub policy: usize,
-    /// The policy's trust generation when the config was built.
-    pub trust: u64,
+    pub trust: Trust,
 }
 
 /// Netloc → config, least recently used first out.
@@ -435,30 +462,42 @@ impl TlsConfigs {
         })
     }
 
-    /// The index of the policy that applies to `host`.
-    pub fn policy_for(&self, host: &str) -> usize {
-        self.policies
+    /// The policy that applies to `host`: the first `tls_for` rule matching it,
+    /// else the default policy (last).
+    pub fn policy_for(&self, host: &str) -> PolicyId {
+        let rule = self
+            .policies
             .iter()
-            .position(|p| p.pattern.as_ref().is_none_or(|pat| pat.matches(host)))
-            .expect("the default policy matches every host")
+            .position(|p| p.pattern.as_ref().is_some_and(|pat| pat.matches(host)));
+        PolicyId(rule.unwrap_or(self.policies.len().saturating_sub(1)))
     }
 
-    /// The trust generation of a policy (0 for an index that is none).
-    pub fn generation(&self, policy: usize) -> u64 {
+    /// The current trust of a policy: one relaxed atomic load.
+    pub fn trust(&self, policy: PolicyId) -> Trust {
+        let generation = self
+            .policies
+            .get(policy.0)
+            .map_or(0, |p| p.generation.load(Relaxed));
+        Trust { policy, generation }
+    }
+
+    /// The policy behind an id (ids are made from this list's positions).
+    fn policy(&self, id: PolicyId) -> Result<&Policy> {
         self.policies
-            .get(policy)
-            .map_or(0, |p| p.generation.load(Relaxed))
+            .get(id.0)
+            .ok_or_else(|| Error::config(format_args!("no TLS policy {id}")))
     }
 
     /// Checks the root files of the policies in use for changes, if the last check
     /// is [`TRUST_RECHECK_INTERVAL`] old at `now`; each policy whose trust changed
     /// loses its configs and sessions and is passed to `dropped` (for its idle
     /// connections). When not due: one relaxed atomic load.
-    pub fn recheck(&self, now: Instant, dropped: &mut dyn FnMut(usize)) {
+    pub fn recheck(&self, now: Instant, dropped: &mut dyn FnMut(PolicyId)) {
         if !self.recheck.due(now) {
             return;
         }
         for (index, p) in self.policies.iter().enumerate() {
+            let id = PolicyId(index);
             let Some(state) = lock(&p.state).clone() else {
                 continue;
             };
@@ -469,8 +508,8 @@ impl TlsConfigs {
                 .zip(&state.roots)
                 .all(|(source, held)| self.roots.is_current(source, held));
             if !current {
-                self.reset(index);
-                dropped(index);
+                self.reset(id);
+                dropped(id);
             }
         }
     }
@@ -481,12 +520,12 @@ impl TlsConfigs {
         &self,
         netloc: &Netloc,
         counters: &Counters,
-        dropped: &mut dyn FnMut(usize),
+        dropped: &mut dyn FnMut(PolicyId),
     ) -> Result<Lookup> {
         if let Some(cache) = &self.cache {
             let mut cache = lock(cache);
             if let Some(found) = cache.get(netloc) {
-                if found.trust == self.generation(found.policy) {
+                if found.trust == self.trust(found.trust.policy) {
                     Counters::add(&counters.tls_config_cache_hits, 1);
                     return Ok(found.clone());
                 }
@@ -498,7 +537,6 @@ impl TlsConfigs {
         let (config, trust) = self.build(policy, netloc.port, counters, dropped)?;
         let found = Lookup {
             config: Arc::new(config),
-            policy,
             trust,
         };
         debug!("built TLS config for {netloc} (policy {policy})");
@@ -514,8 +552,8 @@ impl TlsConfigs {
 
     /// Forgets everything made under `policy`'s current trust: its shared state,
     /// sessions and cached configs; bumps its generation.
-    fn reset(&self, policy: usize) {
-        let Some(p) = self.policies.get(policy) else {
+    fn reset(&self, policy: PolicyId) {
+        let Ok(p) = self.policy(policy) else {
             return;
         };
         p.generation.fetch_add(1, Relaxed);
@@ -525,7 +563,7 @@ impl TlsConfigs {
             let mut cache = lock(cache);
             let stale: Vec<Netloc> = cache
                 .iter()
-                .filter(|(_, found)| found.policy == policy)
+                .filter(|(_, found)| found.trust.policy == policy)
                 .map(|(netloc, _)| netloc.clone())
                 .collect();
             for netloc in stale {
@@ -540,13 +578,13 @@ impl TlsConfigs {
     /// on disk: then the policy is reset first and passed to `dropped`).
     fn build(
         &self,
-        policy: usize,
+        policy: PolicyId,
         port: u16,
         counters: &Counters,
-        dropped: &mut dyn FnMut(usize),
-    ) -> Result<(ClientConfig, u64)> {
-        let p = &self.policies[policy];
-        let mut trust = p.generation.load(Relaxed);
+        dropped: &mut dyn FnMut(PolicyId),
+    ) -> Result<(ClientConfig, Trust)> {
+        let p = self.policy(policy)?;
+        let mut trust = self.trust(policy);
         let roots = p
             .settings
             .root_sources()
@@ -561,7 +599,7 @@ impl TlsConfigs {
                     // Noticed here before the periodic check.
                     self.reset(policy);
                     dropped(policy);
-                    trust = p.generation.load(Relaxed);
+                    trust = self.trust(policy);
                 }
                 let state = Arc::new(new_state(&p.settings, roots)?);
                 *lock(&p.state) = Some(state.clone());
@@ -618,18 +656,56 @@ fn new_state(
     })
 }
 
-/// ring's provider with its cipher suites filtered and ordered by `ciphers`.
+/// The bulk cipher of each cipher suite ring's provider has. A suite missing here
+/// is never offered: one that a later rustls adds must be listed to be used (a
+/// unit test checks that every suite of the provider is).
+const SUITE_CIPHERS: [(CipherSuite, Cipher); 9] = [
+    (
+        CipherSuite::TLS13_CHACHA20_POLY1305_SHA256,
+        Cipher::ChaCha20Poly1305,
+    ),
+    (CipherSuite::TLS13_AES_128_GCM_SHA256, Cipher::Aes128Gcm),
+    (CipherSuite::TLS13_AES_256_GCM_SHA384, Cipher::Aes256Gcm),
+    (
+        CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        Cipher::ChaCha20Poly1305,
+    ),
+    (
+        CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+        Cipher::ChaCha20Poly1305,
+    ),
+    (
+        CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        Cipher::Aes128Gcm,
+    ),
+    (
+        CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        Cipher::Aes128Gcm,
+    ),
+    (
+        CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        Cipher::Aes256Gcm,
+    ),
+    (
+        CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        Cipher::Aes256Gcm,
+    ),
+];
+
+/// The bulk cipher of a cipher suite, if it is one of [`SUITE_CIPHERS`].
+fn cipher_of(suite: CipherSuite) -> Option<Cipher> {
+    SUITE_CIPHERS
+        .iter()
+        .find(|(s, _)| *s == suite)
+        .map(|(_, cipher)| *cipher)
+}
+
+/// ring's provider with its cipher suites filtered and ordered by `ciphers` (the
+/// provider's own order kept among suites of one cipher: TLS 1.3 first).
 fn provider(ciphers: &[Cipher]) -> CryptoProvider {
     let mut provider = rustls::crypto::ring::default_provider();
     let rank = |suite: &rustls::SupportedCipherSuite| {
-        let name = format!("{:?}", suite.suite());
-        let cipher = if name.contains("CHACHA20") {
-            Cipher::ChaCha20Poly1305
-        } else if name.contains("AES_128_GCM") {
-            Cipher::Aes128Gcm
-        } else {
-            Cipher::Aes256Gcm
-        };
+        let cipher = cipher_of(suite.suite())?;
         ciphers.iter().position(|c| *c == cipher)
     };
     provider.cipher_suites.retain(|s| rank(s).is_some());

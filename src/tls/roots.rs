@@ -15,6 +15,7 @@ use rustls::RootCertStore;
 
 use crate::error::{Error, Result};
 use crate::stats::Counters;
+use crate::sync::lock;
 
 /// Bundle files that firmware images and distributions ship, tried in order when
 /// neither `SSL_CERT_FILE` nor `SSL_CERT_DIR` is set.
@@ -93,11 +94,6 @@ impl RootStores {
             .get(source)
             .is_some_and(|p| p.stamp == stamp && Arc::ptr_eq(&p.store, held))
     }
-}
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic elsewhere cannot leave these maps half-updated: keep going.
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The files a source reads, in a stable order (none for in-memory sources).

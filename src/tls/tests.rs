@@ -52,17 +52,65 @@ fn host_patterns_with_a_port_or_scheme_are_refused_naming_the_pattern() {
     }
 }
 
+/// The suites of a provider, in its order.
+fn suites(p: &CryptoProvider) -> Vec<CipherSuite> {
+    p.cipher_suites.iter().map(|s| s.suite()).collect()
+}
+
 #[test]
 fn cipher_preference_orders_and_filters_suites() {
+    use CipherSuite::*;
     let p = provider(&[Cipher::ChaCha20Poly1305]);
-    assert!(!p.cipher_suites.is_empty());
-    assert!(p
-        .cipher_suites
-        .iter()
-        .all(|s| format!("{:?}", s.suite()).contains("CHACHA20")));
+    assert_eq!(
+        suites(&p),
+        [
+            TLS13_CHACHA20_POLY1305_SHA256,
+            TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+            TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+        ]
+    );
     let p = provider(&[Cipher::Aes128Gcm, Cipher::ChaCha20Poly1305]);
-    let first = format!("{:?}", p.cipher_suites[0].suite());
-    assert!(first.contains("AES_128_GCM"), "{first}");
+    assert_eq!(
+        suites(&p),
+        [
+            TLS13_AES_128_GCM_SHA256,
+            TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+            TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+            TLS13_CHACHA20_POLY1305_SHA256,
+            TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+            TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+        ]
+    );
+    let p = provider(&[Cipher::Aes256Gcm]);
+    assert_eq!(
+        suites(&p),
+        [
+            TLS13_AES_256_GCM_SHA384,
+            TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+            TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        ]
+    );
+}
+
+#[test]
+fn every_suite_of_the_provider_has_a_known_cipher() {
+    // A suite a later rustls adds would otherwise never be offered, silently.
+    let all = rustls::crypto::ring::default_provider();
+    for suite in suites(&all) {
+        assert!(
+            cipher_of(suite).is_some(),
+            "{suite:?} is not in SUITE_CIPHERS"
+        );
+    }
+    let every = [
+        Cipher::ChaCha20Poly1305,
+        Cipher::Aes128Gcm,
+        Cipher::Aes256Gcm,
+    ];
+    assert_eq!(
+        provider(&every).cipher_suites.len(),
+        all.cipher_suites.len()
+    );
 }
 
 /// A CA (PEM) and a server identity for "localhost" signed by it.
@@ -160,7 +208,7 @@ fn one_name_under_two_policies_resumes_only_its_own_sessions() {
         let (config, _) = configs.build(policy, 443, &counters, &mut |_| {}).unwrap();
         Arc::new(config)
     };
-    let (a, b) = (0, 1);
+    let (a, b) = (PolicyId(0), PolicyId(1));
     assert_eq!(handshake(config(a), &server), HandshakeKind::Full);
     assert_eq!(handshake(config(a), &server), HandshakeKind::Resumed);
     // The server would resume A's ticket; B must not offer it.
@@ -195,6 +243,7 @@ fn changed_root_file_resets_that_policy_only() {
         configs.get(&netloc(url), &counters, &mut |_| {}).unwrap();
     }
     let stores = |policy: usize| lock(&configs.policies[policy].sessions).len();
+    let generation = |policy| configs.trust(PolicyId(policy)).generation;
     let cached = || lock(configs.cache.as_ref().unwrap()).len();
     assert_eq!((stores(0), stores(1), cached()), (2, 1, 3));
     let mut dropped = Vec::new();
@@ -203,17 +252,21 @@ fn changed_root_file_resets_that_policy_only() {
 
     std::fs::write(&file, &other.ca_pem).unwrap();
     configs.recheck(crate::deadline::now(), &mut |p| dropped.push(p));
-    assert_eq!(dropped, [0]);
+    assert_eq!(dropped, [PolicyId(0)]);
     assert_eq!((stores(0), stores(1), cached()), (0, 1, 1));
-    assert_eq!((configs.generation(0), configs.generation(1)), (1, 0));
+    assert_eq!((generation(0), generation(1)), (1, 0));
     assert!(lock(&configs.policies[0].state).is_none());
     // The next config of the policy is built from the new file, under the new
     // generation; nothing more is dropped.
     let found = configs
         .get(&netloc(urls[0]), &counters, &mut |p| dropped.push(p))
         .unwrap();
-    assert_eq!((found.policy, found.trust), (0, 1));
-    assert_eq!(dropped, [0]);
+    let trust = Trust {
+        policy: PolicyId(0),
+        generation: 1,
+    };
+    assert_eq!(found.trust, trust);
+    assert_eq!(dropped, [PolicyId(0)]);
     assert_eq!(counters.snapshot().root_store_parses, 3);
     let _ = std::fs::remove_dir_all(dir);
 }

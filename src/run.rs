@@ -1,0 +1,425 @@
+//! The request loop: [`run`] sends a request hop by hop ([`one_hop`]) until a
+//! response is the answer, following redirects and retrying once on a fresh
+//! connection. The two decisions are named functions: [`retry_allowed`] and
+//! [`redirect_target`].
+//!
+//! ```text
+//! run ──► one_hop ──► connection (pool, or connect + TLS) ──► exchange ──► Hop
+//!  ▲         Hop::Done(response) ─────────────────────────────────────► caller
+//!  ├──────── Hop::Retry        (reused connection failed before any answer)
+//!  └──────── Hop::Redirect     (drain the body, adjust method and headers)
+//! ```
+
+use std::io::Read;
+use std::sync::Arc;
+
+use http::header;
+use http::request::Parts;
+use http::{Method, StatusCode, Uri};
+use ureq_proto::client::state::Prepare;
+use ureq_proto::client::{Call, RecvResponseResult};
+
+use crate::config::Config;
+use crate::deadline::Deadline;
+use crate::error::{Error, Result};
+use crate::exchange::{self, Answer, HeadRules, ReqBody};
+use crate::netloc::{self, Netloc, Redacted, Scheme};
+use crate::pool::{Connection, Pool, PoolKey};
+use crate::proxy::{self, Proxy};
+use crate::redirect;
+use crate::response::{self, Body, Response};
+use crate::stats::Counters;
+use crate::tls::TlsConfigs;
+use crate::transport::{ConnectionKind, TimedStream};
+
+/// Most body bytes read and thrown away to reuse a connection after a redirect;
+/// beyond that, closing and reconnecting is cheaper.
+const REDIRECT_DRAIN_LIMIT: u64 = 64 * 1024;
+
+/// What every clone of a client shares: the settings, the idle connections, the
+/// TLS configs and sessions, the counters.
+pub(crate) struct Shared {
+    pub config: Config,
+    pub pool: Arc<Pool>,
+    pub tls: TlsConfigs,
+    pub counters: Arc<Counters>,
+}
+
+impl Shared {
+    pub fn new(config: Config, tls: TlsConfigs) -> Shared {
+        let counters = Arc::<Counters>::default();
+        Shared {
+            pool: Arc::new(Pool::new(config.pool, counters.clone())),
+            config,
+            tls,
+            counters,
+        }
+    }
+}
+
+/// What a request may change of the client's settings.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Options {
+    /// The overall deadline, instead of the client's.
+    pub timeout: Option<std::time::Duration>,
+    /// Keep the response head's bytes ([`Response::raw_head`]).
+    pub keep_raw_head: bool,
+}
+
+/// How one hop ended, when it did not fail.
+enum Hop {
+    /// The answer to give the caller.
+    Done(Response),
+    /// Send the request again on a fresh connection ([`retry_allowed`]).
+    Retry,
+    /// Send the request on to another URL ([`redirect_target`]).
+    Redirect(Redirect),
+}
+
+/// A redirect to follow.
+struct Redirect {
+    status: StatusCode,
+    to: Uri,
+    /// Whether the method and body are kept (307, 308), or the next hop is a GET.
+    keeps: bool,
+    /// The redirect's own body, read away before the next hop.
+    body: Body,
+}
+
+/// Runs one request to its response head: connection, exchange, redirects, retry.
+/// `parts` is carried through the hops and changed only by a redirect.
+pub(crate) fn run(
+    shared: &Shared,
+    mut parts: Parts,
+    options: Options,
+    mut body: ReqBody,
+) -> Result<Response> {
+    let mut timeouts = shared.config.timeouts;
+    if options.timeout.is_some() {
+        timeouts.overall = options.timeout;
+    }
+    let deadline = Deadline::start(timeouts);
+    let mut hops = 0;
+    let mut retried = false;
+    loop {
+        match one_hop(shared, &mut parts, &mut body, deadline, options, retried)? {
+            Hop::Done(response) => return Ok(response),
+            Hop::Retry => retried = true,
+            Hop::Redirect(next) => {
+                let limit = shared.config.redirects;
+                if hops == limit {
+                    let url = Redacted(&next.to).to_string().into();
+                    return Err(Error::TooManyRedirects { limit, url });
+                }
+                hops += 1;
+                follow(&mut parts, &mut body, next);
+            }
+        }
+        body.rewind()?;
+    }
+}
+
+/// Sends the request once, on a pooled or new connection (always new after a
+/// retry), and says what comes next.
+fn one_hop(
+    shared: &Shared,
+    parts: &mut Parts,
+    body: &mut ReqBody,
+    deadline: Deadline,
+    options: Options,
+    retried: bool,
+) -> Result<Hop> {
+    let netloc = Netloc::from_uri(&parts.uri)?;
+    let proxy = match netloc.scheme {
+        Scheme::Http => shared.config.proxies.for_netloc(&netloc).cloned(),
+        Scheme::Https => None,
+    };
+    let mut call = new_call(&shared.config, parts, body, proxy.as_deref())?;
+    let mut conn = shared.connection(&netloc, deadline, retried)?;
+    if !parts.headers.contains_key(header::HOST) {
+        // Made once per connection instead of formatted per request.
+        let host = conn.host_header.clone();
+        if let Err(e) = call.header(header::HOST, host) {
+            shared.pool.checkin(conn);
+            return Err(Error::invalid_request(e));
+        }
+    }
+    conn.stream.set_deadline(deadline);
+    conn.buf.received = false;
+    Counters::add(&shared.counters.requests, 1);
+    trace!("{} {}", parts.method, Redacted(&parts.uri));
+    let host = conn.stream.host().clone();
+    let rules = HeadRules {
+        max_request: shared.config.max_request_head,
+        max: shared.config.max_response_head,
+        keep_raw: options.keep_raw_head,
+    };
+    // Through a proxy, plain http names the whole URL in the request line.
+    let absolute = proxy.as_ref().map(|_| netloc::absolute_form(&parts.uri));
+    let (stream, buf) = (&mut conn.stream, &mut conn.buf);
+    let sent =
+        exchange::send_and_receive(stream, buf, call, body, &host, absolute.as_deref(), rules);
+    match sent {
+        Ok(answer) => answered(shared, conn, answer, parts, body, &host),
+        Err(e) => failed(shared, conn, e, parts, body, retried),
+    }
+}
+
+/// What follows a response head: a redirect to follow, or the response with its
+/// body (the URL moves into it: the request is done with it).
+fn answered(
+    shared: &Shared,
+    conn: Connection,
+    answer: Answer,
+    parts: &mut Parts,
+    body: &ReqBody,
+    host: &str,
+) -> Result<Hop> {
+    let Answer {
+        head,
+        next,
+        reusable,
+    } = answer;
+    let kind = conn.kind;
+    let response_body = shared.body(conn, next, reusable, head.headers());
+    let status = head.status();
+    match redirect_target(&shared.config, &head, parts, body, host)? {
+        Some((to, keeps)) => Ok(Hop::Redirect(Redirect {
+            status,
+            to,
+            keeps,
+            body: response_body,
+        })),
+        None => {
+            let url = std::mem::take(&mut parts.uri);
+            Ok(Hop::Done(Response::new(head, url, response_body, kind)))
+        }
+    }
+}
+
+/// A hop that failed with `error`: its connection closed, then a retry if
+/// [`retry_allowed`] (and not retried already), else the error.
+fn failed(
+    shared: &Shared,
+    conn: Connection,
+    error: Error,
+    parts: &Parts,
+    body: &ReqBody,
+    retried: bool,
+) -> Result<Hop> {
+    let retry = !retried && retry_allowed(&conn, &error, parts, body);
+    conn.close();
+    let (method, uri) = (&parts.method, Redacted(&parts.uri));
+    if retry {
+        debug!("retrying {method} {uri} on a fresh connection after: {error}");
+        Counters::add(&shared.counters.retries, 1);
+        return Ok(Hop::Retry);
+    }
+    debug!("{method} {uri} failed: {error}");
+    Err(error)
+}
+
+/// Whether a hop that failed with `error` on `conn` may be sent again on a fresh
+/// connection (once: the caller checks that it was not retried already). Only
+/// when the connection came from the pool and failed before any response byte
+/// arrived (the server closed it while it sat idle: the request never reached it),
+/// with an I/O error (not a timeout: the server may be working on it), for a
+/// request that is safe to send twice ([`is_idempotent`]) with a body that can be
+/// sent again.
+fn retry_allowed(conn: &Connection, error: &Error, parts: &Parts, body: &ReqBody) -> bool {
+    conn.kind == ConnectionKind::Reused
+        && !conn.buf.received
+        && matches!(error, Error::Io { .. })
+        && body.is_replayable()
+        && is_idempotent(&parts.method, &parts.headers)
+}
+
+/// Whether a request may be sent twice: RFC 9110's idempotent methods, or one the
+/// caller marked with an `Idempotency-Key`.
+fn is_idempotent(method: &Method, headers: &http::HeaderMap) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
+    ) || headers.contains_key("idempotency-key")
+}
+
+/// Where the response `head` sends the request next, if this client follows it:
+/// the target (resolved against the URL that answered; https to http refused) and
+/// whether the method and body are kept. `None` to return the response as it is:
+/// not a redirect, no usable `Location`, redirects turned off, or a 307/308 that
+/// would have to send a streamed body again.
+fn redirect_target(
+    config: &Config,
+    head: &http::Response<()>,
+    parts: &Parts,
+    body: &ReqBody,
+    host: &str,
+) -> Result<Option<(Uri, bool)>> {
+    let status = head.status();
+    if !redirect::is_redirect(status) || config.redirects == 0 {
+        return Ok(None);
+    }
+    let location = head
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok());
+    let Some(location) = location else {
+        return Ok(None);
+    };
+    let keeps = redirect::keeps_method(status, &parts.method);
+    if keeps && !body.is_replayable() {
+        return Ok(None);
+    }
+    let to = redirect::target(&parts.uri, location, host)?;
+    Ok(Some((to, keeps)))
+}
+
+/// Turns the request into the one the redirect `next` asks for: its body read
+/// away, headers adjusted ([`redirect::next_headers`]), a GET without a body
+/// unless the method is kept (HEAD stays HEAD).
+fn follow(parts: &mut Parts, body: &mut ReqBody, next: Redirect) {
+    debug!(
+        "following {} redirect from {} to {}",
+        next.status,
+        Redacted(&parts.uri),
+        Redacted(&next.to)
+    );
+    drain(next.body);
+    redirect::next_headers(&mut parts.headers, &parts.uri, &next.to, next.keeps);
+    if !next.keeps {
+        if parts.method != Method::HEAD {
+            parts.method = Method::GET;
+        }
+        *body = ReqBody::None;
+    }
+    parts.uri = next.to;
+}
+
+/// Reads a redirect's body away so its connection can be reused; a large one is
+/// dropped instead (closing the connection).
+fn drain(mut body: Body) {
+    let _ = std::io::copy(
+        &mut (&mut body).take(REDIRECT_DRAIN_LIMIT),
+        &mut std::io::sink(),
+    );
+}
+
+/// The ureq-proto call for one hop, with the headers this client adds.
+/// ureq-proto takes its request by value, so each hop gets a copy of the parts:
+/// reference counts for the URL (and a method that is not a standard one), the
+/// header map's memory when headers were set (none for an empty map).
+fn new_call(
+    config: &Config,
+    parts: &Parts,
+    body: &ReqBody,
+    proxy: Option<&Proxy>,
+) -> Result<Call<Prepare>> {
+    let invalid = |e: ureq_proto::Error| Error::invalid_request(e);
+    let request = http::Request::from_parts(parts.clone(), ());
+    let mut call = Call::new(request).map_err(invalid)?;
+    let (method, headers) = (&parts.method, &parts.headers);
+    if let Some(proxy) = proxy {
+        proxy.authorize(&mut call)?;
+    }
+    if !headers.contains_key(header::USER_AGENT) {
+        call.header(header::USER_AGENT, config.user_agent.clone())
+            .map_err(invalid)?;
+    }
+    let framed = headers.contains_key(header::CONTENT_LENGTH)
+        || headers.contains_key(header::TRANSFER_ENCODING);
+    if !framed {
+        match body {
+            ReqBody::None if matches!(*method, Method::POST | Method::PUT | Method::PATCH) => {
+                call.header(header::CONTENT_LENGTH, "0").map_err(invalid)?
+            }
+            ReqBody::None => {}
+            ReqBody::Bytes(b) => call
+                .header(header::CONTENT_LENGTH, b.len().to_string())
+                .map_err(invalid)?,
+            ReqBody::Reader(_) | ReqBody::Seekable(..) => call
+                .header(header::TRANSFER_ENCODING, "chunked")
+                .map_err(invalid)?,
+        }
+    }
+    Ok(call)
+}
+
+impl Shared {
+    /// A pooled connection for `netloc`, or a new one (always new when `fresh`).
+    pub fn connection(
+        &self,
+        netloc: &Netloc,
+        deadline: Deadline,
+        fresh: bool,
+    ) -> Result<Connection> {
+        let drop_idle = &mut |policy| self.pool.drop_policy(policy);
+        let trust = match netloc.scheme {
+            Scheme::Https => {
+                // Before the pool: a pooled connection must not outlive a change of
+                // the root files it was verified with. When the re-check is not due
+                // this is two relaxed atomic loads (its time, the generation).
+                self.tls.recheck(deadline.started(), drop_idle);
+                Some(self.tls.trust(self.tls.policy_for(&netloc.host)))
+            }
+            Scheme::Http => None,
+        };
+        let mut key = PoolKey {
+            netloc: netloc.clone(),
+            trust,
+            proxy: self.config.proxies.for_netloc(netloc).cloned(),
+        };
+        if !fresh {
+            if let Some(conn) = self.pool.checkout(&key) {
+                return Ok(conn);
+            }
+        }
+        let tls = match netloc.scheme {
+            Scheme::Https => {
+                let found = self.tls.get(netloc, &self.counters, drop_idle)?;
+                // A change noticed while building makes this the new generation.
+                key.trust = Some(found.trust);
+                Some(found.config)
+            }
+            Scheme::Http => None,
+        };
+        let dial = key.proxy.as_ref().map_or(netloc, |p| &p.netloc);
+        let resolver = &self.config.resolver;
+        let mut stream =
+            TimedStream::connect_tcp(dial, netloc, resolver, deadline, &self.counters)?;
+        let mut kind = ConnectionKind::New;
+        if let Some(config) = tls {
+            if let Some(proxy) = &key.proxy {
+                proxy::tunnel(&mut stream, proxy, netloc, self.config.max_request_head)?;
+            }
+            (stream, kind) = stream.start_tls(config, netloc)?;
+        }
+        Ok(Connection::new(stream, key, kind))
+    }
+
+    /// The body of a response with these `headers`: read from `conn`, or, when the
+    /// response has none, empty, with `conn` pooled now (if `reusable` and clean)
+    /// or closed.
+    fn body(
+        &self,
+        conn: Connection,
+        next: RecvResponseResult,
+        reusable: bool,
+        headers: &http::HeaderMap,
+    ) -> Body {
+        let limit = self.config.body_limit;
+        match next {
+            RecvResponseResult::RecvBody(call) => {
+                let reusable = reusable && response::reuse_allowed(headers);
+                Body::reading(conn, call, self.pool.clone(), limit, reusable)
+            }
+            other => {
+                if reusable && exchange::finish_bodyless(other, &conn.buf) {
+                    self.pool.checkin(conn);
+                } else {
+                    conn.close();
+                }
+                Body::empty(limit)
+            }
+        }
+    }
+}
