@@ -229,7 +229,7 @@ impl ClientBuilder {
     // Time limits. ------------------------------------------------------------------
 
     /// The overall deadline of each request, from connect to the last body byte
-    /// (default [`DEFAULT_TIMEOUT_OVERALL`](crate::DEFAULT_TIMEOUT_OVERALL)). Also
+    /// (default [`DEFAULT_TIMEOUT_OVERALL`]). Also
     /// caps every phase timeout at this value.
     ///
     /// Every time limit must be above zero and at most one day, else
@@ -253,7 +253,7 @@ impl ClientBuilder {
     }
 
     /// DNS resolution plus TCP connect (default
-    /// [`DEFAULT_TIMEOUT_CONNECT`](crate::DEFAULT_TIMEOUT_CONNECT); above zero, at
+    /// [`DEFAULT_TIMEOUT_CONNECT`]; above zero, at
     /// most one day): one budget for the lookup and every address, each address
     /// getting an equal share of what is left.
     pub fn timeout_connect(mut self, timeout: Duration) -> Self {
@@ -262,7 +262,7 @@ impl ClientBuilder {
     }
 
     /// The whole TLS handshake, however its bytes arrive (default
-    /// [`DEFAULT_TIMEOUT_HANDSHAKE`](crate::DEFAULT_TIMEOUT_HANDSHAKE); above zero,
+    /// [`DEFAULT_TIMEOUT_HANDSHAKE`]; above zero,
     /// at most one day).
     pub fn timeout_handshake(mut self, timeout: Duration) -> Self {
         self.timeouts.handshake = timeout;
@@ -270,7 +270,7 @@ impl ClientBuilder {
     }
 
     /// Longest wait for the next response bytes (default
-    /// [`DEFAULT_TIMEOUT_READ`](crate::DEFAULT_TIMEOUT_READ); above zero, at most
+    /// [`DEFAULT_TIMEOUT_READ`]; above zero, at most
     /// one day).
     pub fn timeout_read(mut self, timeout: Duration) -> Self {
         self.timeouts.read = timeout;
@@ -278,7 +278,7 @@ impl ClientBuilder {
     }
 
     /// Longest wait for a socket write to make progress (default
-    /// [`DEFAULT_TIMEOUT_WRITE`](crate::DEFAULT_TIMEOUT_WRITE); above zero, at most
+    /// [`DEFAULT_TIMEOUT_WRITE`]; above zero, at most
     /// one day).
     pub fn timeout_write(mut self, timeout: Duration) -> Self {
         self.timeouts.write = timeout;
@@ -304,7 +304,7 @@ impl ClientBuilder {
     }
 
     /// Largest accepted response head, status line and headers (default
-    /// [`DEFAULT_MAX_RESPONSE_HEAD`](crate::DEFAULT_MAX_RESPONSE_HEAD), 64 KiB;
+    /// [`DEFAULT_MAX_RESPONSE_HEAD`], 64 KiB;
     /// accepted 1 KiB to 1 MiB). A larger head is [`Error::HeadersTooLarge`].
     pub fn max_response_header_size(mut self, bytes: usize) -> Self {
         self.max_response_head = bytes;
@@ -312,7 +312,7 @@ impl ClientBuilder {
     }
 
     /// Largest request head, request line and headers, that a request may send
-    /// (default [`DEFAULT_MAX_REQUEST_HEAD`](crate::DEFAULT_MAX_REQUEST_HEAD),
+    /// (default [`DEFAULT_MAX_REQUEST_HEAD`],
     /// 64 KiB; accepted 4 KiB to 1 MiB). A head up to 4 KiB is assembled on the
     /// stack; a larger one (a JWT bearer token, a presigned URL) on the heap. A
     /// request with a larger head fails with [`Error::InvalidRequest`] ("request

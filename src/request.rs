@@ -82,8 +82,8 @@ impl RequestBuilder {
     }
 
     /// Adds a header (a repeated name adds another value). Takes what `http`'s own
-    /// builder takes: `&str`, `String`, [`HeaderName`](http::HeaderName),
-    /// [`HeaderValue`](http::HeaderValue), bytes. An invalid name or value makes the
+    /// builder takes: `&str`, `String`, [`HeaderName`],
+    /// [`HeaderValue`], bytes. An invalid name or value makes the
     /// request fail with [`Error::InvalidRequest`] when sent (the message never shows
     /// the value: it may be a credential).
     ///
