@@ -14,6 +14,7 @@ use ureq_proto::client::state::Prepare;
 use ureq_proto::client::{Call, RecvResponseResult};
 
 use crate::deadline::{Deadline, Timeouts};
+use crate::download::Download;
 use crate::error::{Error, Result};
 use crate::exchange::{
     self, Answer, HeadRules, ReqBody, DEFAULT_MAX_REQUEST_HEAD, DEFAULT_MAX_RESPONSE_HEAD,
@@ -189,6 +190,12 @@ impl Client {
     /// A request with any method.
     pub fn request(&self, method: Method, url: &str) -> RequestBuilder<'_> {
         RequestBuilder::new(self, method, url)
+    }
+
+    /// A resumable, SHA-256-verified, atomic download of `url` to a file (a
+    /// firmware image): see [`Download`].
+    pub fn download(&self, url: &str) -> Download<'static> {
+        Download::new(self.clone(), url)
     }
 
     /// A snapshot of the counters: requests, connections, handshakes, pool and TLS

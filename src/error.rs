@@ -3,6 +3,7 @@
 use std::error::Error as StdError;
 use std::fmt;
 use std::io;
+use std::path::Path;
 use std::time::Duration;
 
 /// `Result` with [`Error`] as the error type.
@@ -179,6 +180,33 @@ pub enum Error {
         /// The `http` URL it pointed to, its password shown as `***`.
         to: Box<str>,
     },
+    /// A [download](crate::Client::download) was answered with a status that does
+    /// not deliver the file (404, 401, 500, ...). 5xx, 408 and 429 are retried
+    /// within the download's attempts; this is the last one's status.
+    Status {
+        /// The URL asked for, its password shown as `***`.
+        url: Box<str>,
+        /// The status code.
+        status: u16,
+    },
+    /// A [download](crate::Client::download)'s SHA-256 is not the one expected. The
+    /// partial file and its sidecar were deleted: the next run starts from zero.
+    Digest {
+        /// The expected digest, lower-case hex.
+        expected: Box<str>,
+        /// The digest of what was received, lower-case hex.
+        actual: Box<str>,
+    },
+    /// A local file operation of a [download](crate::Client::download) failed (disk
+    /// full, read-only file system, file size limit, permission). The partial file
+    /// keeps what was written before, so a later run resumes from there.
+    File {
+        /// The file or directory operated on.
+        path: Box<Path>,
+        /// The system's error (`ErrorKind::StorageFull`, `ReadOnlyFilesystem`,
+        /// `FileTooLarge`, ...).
+        source: io::Error,
+    },
 }
 
 impl Error {
@@ -331,6 +359,21 @@ impl fmt::Display for Error {
             Error::InsecureRedirect { from, to } => {
                 write!(f, "refused redirect from https to http: {from} -> {to}")
             }
+            Error::Status { url, status } => {
+                let reason = http::StatusCode::from_u16(*status)
+                    .ok()
+                    .and_then(|s| s.canonical_reason())
+                    .unwrap_or("");
+                write!(f, "{url} answered {status} {reason}")
+            }
+            Error::Digest { expected, actual } => write!(
+                f,
+                "SHA-256 of the download is {actual}, expected {expected}: \
+                 the partial file was deleted"
+            ),
+            Error::File { path, source } => {
+                write!(f, "file error on {}: {source}", path.display())
+            }
         }
     }
 }
@@ -364,7 +407,8 @@ impl StdError for Error {
         match self {
             Error::Resolve { source, .. }
             | Error::Connect { source, .. }
-            | Error::Io { source, .. } => Some(source),
+            | Error::Io { source, .. }
+            | Error::File { source, .. } => Some(source),
             Error::Certificate { source, .. }
             | Error::Tls { source, .. }
             | Error::Protocol { source, .. } => Some(source.as_ref()),

@@ -81,6 +81,7 @@ extern crate log;
 
 mod client;
 mod deadline;
+mod download;
 mod error;
 mod exchange;
 #[cfg(any(test, fuzzing))]
@@ -102,6 +103,10 @@ pub use client::{Client, ClientBuilder};
 pub use deadline::{
     DEFAULT_TIMEOUT_CONNECT, DEFAULT_TIMEOUT_HANDSHAKE, DEFAULT_TIMEOUT_OVERALL,
     DEFAULT_TIMEOUT_READ, DEFAULT_TIMEOUT_WRITE,
+};
+pub use download::{
+    Download, DownloadReport, DEFAULT_DOWNLOAD_ATTEMPTS, DEFAULT_DOWNLOAD_DEADLINE,
+    DEFAULT_RETRY_PAUSE,
 };
 pub use error::{Error, Framing, Phase, Result};
 pub use exchange::{DEFAULT_MAX_REQUEST_HEAD, DEFAULT_MAX_RESPONSE_HEAD};
