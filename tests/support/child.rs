@@ -4,41 +4,50 @@
 //! when they are not set (as it does in the ordinary run).
 //!
 //! Under qemu-user without binfmt_misc (how the armv7 tests run here), the kernel
-//! cannot start an ARM binary (ENOEXEC): the child is then started through
-//! `qemu-arm`, with the library prefix of `.cargo/config.toml`.
+//! cannot start an ARM binary, and qemu's emulated `posix_spawn` does not report
+//! the failure (the child just exits with 127): so this binary is first started
+//! with `--list`, and if that fails on ARM, children go through `qemu-arm`, with
+//! the library prefix of `.cargo/config.toml`.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 
 /// The runner's library prefix, as in `.cargo/config.toml`.
 const QEMU_LD_PREFIX: &str = "/usr/arm-linux-gnueabihf";
 
+/// The program and the arguments before the test binary's own that start it.
+fn launcher() -> &'static (OsString, Vec<OsString>) {
+    static LAUNCHER: OnceLock<(OsString, Vec<OsString>)> = OnceLock::new();
+    LAUNCHER.get_or_init(|| {
+        let exe: PathBuf = std::env::current_exe().expect("test binary path");
+        let direct = Command::new(&exe)
+            .arg("--list")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if direct || !cfg!(target_arch = "arm") {
+            return (exe.into(), Vec::new());
+        }
+        let before = vec!["-L".into(), QEMU_LD_PREFIX.into(), exe.into()];
+        ("qemu-arm".into(), before)
+    })
+}
+
 /// Starts this test binary running only `test` (exactly), with `envs` set, stdout
 /// piped (read what the child prints), stderr inherited.
 pub fn spawn_test(test: &str, envs: &[(&str, &OsStr)]) -> Child {
-    let exe = std::env::current_exe().expect("test binary path");
-    let command = |program: &OsStr, before: &[&OsStr]| {
-        let mut c = Command::new(program);
-        c.args(before)
-            .args(["--exact", test, "--nocapture", "--test-threads", "1"])
-            .envs(envs.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        c
-    };
-    match command(exe.as_os_str(), &[]).spawn() {
-        Ok(child) => child,
-        Err(e) if e.raw_os_error() == Some(libc::ENOEXEC) => command(
-            OsStr::new("qemu-arm"),
-            &[
-                OsStr::new("-L"),
-                OsStr::new(QEMU_LD_PREFIX),
-                exe.as_os_str(),
-            ],
-        )
+    let (program, before) = launcher();
+    Command::new(program)
+        .args(before)
+        .args(["--exact", test, "--nocapture", "--test-threads", "1"])
+        .envs(envs.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
         .spawn()
-        .expect("start the child test process through qemu-arm"),
-        Err(e) => panic!("start the child test process {}: {e}", exe.display()),
-    }
+        .unwrap_or_else(|e| panic!("start the child test process {program:?}: {e}"))
 }
