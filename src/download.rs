@@ -46,8 +46,10 @@ pub const DEFAULT_DOWNLOAD_ATTEMPTS: u32 = 5;
 /// link. Each attempt runs until this deadline, not the client's per-request one.
 pub const DEFAULT_DOWNLOAD_DEADLINE: Duration = Duration::from_secs(60 * 60);
 
-/// The pause before the first retry; it doubles after each attempt that added
-/// nothing, up to [`MAX_RETRY_PAUSE`], and starts over after one that added bytes.
+/// The pause before the first retry (see [`Download::retry_pause`]); it doubles
+/// after each attempt that added nothing, up to 30 s, and starts over after one
+/// that added bytes. A second: a link that blinks is back, a server that is
+/// restarting is not hammered.
 pub const DEFAULT_RETRY_PAUSE: Duration = Duration::from_secs(1);
 
 /// Longest pause between two attempts: a link back up is used within this.
@@ -734,11 +736,9 @@ impl Part {
     /// Empties the part, keeping no sidecar (nothing to resume).
     fn truncate(&mut self) -> Result<()> {
         remove_if_present(&self.sidecar)?;
-        if self.len > 0 || self.file.metadata().map(|m| m.len()).unwrap_or(1) > 0 {
-            self.file
-                .set_len(0)
-                .map_err(|e| file_error(&self.path, e))?;
-        }
+        self.file
+            .set_len(0)
+            .map_err(|e| file_error(&self.path, e))?;
         self.len = 0;
         self.validator = None;
         self.total = None;

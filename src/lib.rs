@@ -44,6 +44,9 @@
 //! - A body shorter than its framing promised is an error ([`Error::Truncated`]),
 //!   never a short success; that includes a close-delimited body whose TLS stream
 //!   ended without `close_notify`.
+//! - Firmware downloads ([`Client::download`]): resumable (`Range`/`If-Range`, also
+//!   after a reboot), SHA-256-verified, atomic (`fsync`, rename), retried over a
+//!   link that breaks, in one 16 KiB buffer whatever the size.
 //!
 //! # Security defaults
 //! Certificates are verified by webpki against Mozilla's roots (webpki-roots) unless
