@@ -22,11 +22,11 @@
 //! body reader); the download keeps its own clock, since its deadline spans many
 //! requests.
 
-use std::ffi::OsString;
+mod part;
+
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ring::digest::{Context, SHA256, SHA256_OUTPUT_LEN};
@@ -35,6 +35,7 @@ use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::netloc;
 use crate::response::Response;
+use part::{file_error, Part, Validator};
 
 /// Attempts in a row that may fail before a download gives up (see
 /// [`Download::attempts`]): with the default pauses (1, 2, 4, 8 s) a link that is
@@ -59,24 +60,8 @@ const MAX_RETRY_PAUSE: Duration = Duration::from_secs(30);
 /// (16 KiB), so one read takes a whole record and one write one page-cache run.
 const DOWNLOAD_BUFFER: usize = 16 * 1024;
 
-/// Largest sidecar read back: a URL (a presigned one is ~2 KiB), a validator and a
-/// length fit many times over; a larger file is not ours and is not read.
-const SIDECAR_LIMIT: u64 = 16 * 1024;
-
-/// First line of a sidecar, naming its format.
-const SIDECAR_MAGIC: &str = "tinyhttps-download 1";
-
-/// Last line of a sidecar: a sidecar cut by a power loss lacks it and is not used.
-const SIDECAR_END: &str = "end";
-
 /// The progress callback of a download.
 type ProgressFn<'a> = Box<dyn FnMut(u64, Option<u64>) + 'a>;
-
-/// The partial file: `PATH.part`.
-const PART_SUFFIX: &str = ".part";
-
-/// The sidecar of the partial file: `PATH.part.meta`.
-const SIDECAR_SUFFIX: &str = ".part.meta";
 
 /// A resumable, SHA-256-verified, atomic download of one URL to one file, made by
 /// [`Client::download`] and started by [`run`](Self::run).
@@ -297,7 +282,12 @@ impl<'a> Download<'a> {
             attempts: 0,
             elapsed: Duration::ZERO,
         };
-        let mut part = Part::open(&plan)?;
+        let mut part = Part::open(
+            &plan.path,
+            &plan.shown_url,
+            plan.resume,
+            plan.sha256.is_some(),
+        )?;
         let mut buf = vec![0u8; DOWNLOAD_BUFFER];
         let mut hasher = plan.sha256.map(|_| Context::new(&SHA256));
         if let Some(ctx) = &mut hasher {
@@ -321,7 +311,17 @@ impl<'a> Download<'a> {
         job.tell();
         job.run_attempts(started)?;
         let bytes = part.len;
-        part.finish(&plan, hasher)?;
+        if let (Some(ctx), Some(expected)) = (hasher, plan.sha256) {
+            let actual = ctx.finish();
+            if actual.as_ref() != expected {
+                part.discard();
+                return Err(Error::Digest {
+                    expected: hex(&expected).into(),
+                    actual: hex(actual.as_ref()).into(),
+                });
+            }
+        }
+        part.commit(&plan.path)?;
         report.bytes = bytes;
         report.elapsed = started.elapsed();
         debug!(
@@ -364,8 +364,6 @@ impl<'a> Download<'a> {
             client: self.client,
             url: self.url,
             shown_url,
-            part: suffixed(&path, PART_SUFFIX),
-            sidecar: suffixed(&path, SIDECAR_SUFFIX),
             path,
             sha256,
             headers: self.headers,
@@ -385,8 +383,6 @@ struct Plan {
     /// The URL with its password as `***`: in the sidecar, logs and errors.
     shown_url: String,
     path: PathBuf,
-    part: PathBuf,
-    sidecar: PathBuf,
     sha256: Option<[u8; SHA256_OUTPUT_LEN]>,
     headers: Vec<(String, String)>,
     attempts: u32,
@@ -456,7 +452,7 @@ impl Job<'_, '_> {
         loop {
             let left = remaining();
             let result = self.attempt(left);
-            let added = self.part.len > high_water && self.part.resumable(plan);
+            let added = self.part.len > high_water && self.part.resumable(plan.sha256.is_some());
             high_water = high_water.max(self.part.len);
             let failure = match result {
                 Ok(Step::Done) => return Ok(()),
@@ -467,7 +463,7 @@ impl Job<'_, '_> {
                          held; starting from zero",
                         plan.shown_url, self.part.len
                     );
-                    self.report.restarts += 1;
+                    self.report.restarts = self.report.restarts.saturating_add(1);
                     self.part.truncate()?;
                     self.tell();
                     continue;
@@ -498,7 +494,7 @@ impl Job<'_, '_> {
     /// One request: from where the part ends, or from zero.
     fn attempt(&mut self, left: Duration) -> Result<Step, Failure> {
         let plan = self.plan;
-        let resuming = self.part.len > 0 && self.part.resumable(plan);
+        let resuming = self.part.len > 0 && self.part.resumable(plan.sha256.is_some());
         let mut request = plan.client.get(&plan.url).timeout(left);
         for (name, value) in &plan.headers {
             request = request.header(name, value);
@@ -509,7 +505,7 @@ impl Job<'_, '_> {
                 request = request.header("If-Range", validator.value());
             }
         }
-        self.report.attempts += 1;
+        self.report.attempts = self.report.attempts.saturating_add(1);
         let response = request.call()?;
         match response.status().as_u16() {
             200 => self.full(response, resuming),
@@ -536,17 +532,14 @@ impl Job<'_, '_> {
                  starting from zero",
                 self.plan.shown_url
             );
-            self.report.restarts += 1;
+            self.report.restarts = self.report.restarts.saturating_add(1);
         }
         let total = response
             .header("content-length")
             .and_then(|v| v.parse::<u64>().ok());
-        let sidecar = Sidecar {
-            url: self.plan.shown_url.clone(),
-            validator: Validator::of(&response),
-            total,
-        };
-        self.part.start_over(sidecar)?;
+        let validator = Validator::of(&response);
+        self.part
+            .start_over(&self.plan.shown_url, validator, total)?;
         if let Some(ctx) = self.hasher {
             *ctx = Context::new(&SHA256);
         }
@@ -576,7 +569,7 @@ impl Job<'_, '_> {
         if part.total.is_none() && total.is_some() {
             part.total = total;
         }
-        self.report.resumes += 1;
+        self.report.resumes = self.report.resumes.saturating_add(1);
         let before = part.len;
         let host = host_of(&response);
         self.stream(response, Some(end.saturating_add(1)))?;
@@ -653,263 +646,6 @@ impl Job<'_, '_> {
     }
 }
 
-/// The partial file and what its sidecar says about it.
-struct Part {
-    path: PathBuf,
-    sidecar: PathBuf,
-    file: File,
-    /// Bytes in the file (where the next byte goes).
-    len: u64,
-    validator: Option<Validator>,
-    total: Option<u64>,
-}
-
-impl Part {
-    /// Opens `PATH.part` (made if missing) and keeps what it holds only if the
-    /// sidecar describes it for this URL.
-    fn open(plan: &Plan) -> Result<Part> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&plan.part)
-            .map_err(|e| file_error(&plan.part, e))?;
-        let len = file
-            .metadata()
-            .map_err(|e| file_error(&plan.part, e))?
-            .len();
-        let mut part = Part {
-            path: plan.part.clone(),
-            sidecar: plan.sidecar.clone(),
-            file,
-            len,
-            validator: None,
-            total: None,
-        };
-        let sidecar = (plan.resume && len > 0)
-            .then(|| Sidecar::read(&plan.sidecar))
-            .flatten()
-            .filter(|s| s.url == plan.shown_url && s.total.is_none_or(|total| len <= total));
-        match sidecar {
-            Some(s) => {
-                part.validator = s.validator;
-                part.total = s.total;
-                if !part.resumable(plan) {
-                    part.truncate()?;
-                }
-            }
-            None => part.truncate()?,
-        }
-        Ok(part)
-    }
-
-    /// Whether the bytes held may be resumed: a validator tells a changed file
-    /// from the same one, else the digest catches a splice at the end.
-    fn resumable(&self, plan: &Plan) -> bool {
-        self.validator.is_some() || plan.sha256.is_some()
-    }
-
-    /// Hashes what the part holds (before resuming it).
-    fn hash_prefix(&mut self, ctx: &mut Context, buf: &mut [u8]) -> Result<()> {
-        let path = &self.path;
-        self.file
-            .seek(SeekFrom::Start(0))
-            .map_err(|e| file_error(path, e))?;
-        let mut held = 0u64;
-        let mut reader = (&self.file).take(self.len);
-        loop {
-            let n = match reader.read(buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(file_error(path, e)),
-            };
-            ctx.update(&buf[..n]);
-            held += n as u64;
-        }
-        // Shorter than its length said (changed under us): resume from what was hashed.
-        self.len = held;
-        Ok(())
-    }
-
-    /// Empties the part, keeping no sidecar (nothing to resume).
-    fn truncate(&mut self) -> Result<()> {
-        remove_if_present(&self.sidecar)?;
-        self.file
-            .set_len(0)
-            .map_err(|e| file_error(&self.path, e))?;
-        self.len = 0;
-        self.validator = None;
-        self.total = None;
-        Ok(())
-    }
-
-    /// Empties the part for a new body described by `sidecar`. The old sidecar
-    /// goes first and the emptied part is made durable before the new sidecar is
-    /// written: after a power loss at any point, a sidecar never describes bytes
-    /// of another file.
-    fn start_over(&mut self, sidecar: Sidecar) -> Result<()> {
-        let had_bytes = self.len > 0;
-        self.truncate()?;
-        if had_bytes {
-            self.file
-                .sync_all()
-                .map_err(|e| file_error(&self.path, e))?;
-        }
-        sidecar.write(&self.sidecar)?;
-        self.validator = sidecar.validator;
-        self.total = sidecar.total;
-        Ok(())
-    }
-
-    /// Checks the digest, then puts the file in place durably.
-    fn finish(self, plan: &Plan, hasher: Option<Context>) -> Result<()> {
-        if let (Some(ctx), Some(expected)) = (hasher, plan.sha256) {
-            let actual = ctx.finish();
-            if actual.as_ref() != expected {
-                drop(self.file);
-                for path in [&self.path, &self.sidecar] {
-                    if let Err(e) = remove_if_present(path) {
-                        debug!("after a digest mismatch: {e}");
-                    }
-                }
-                return Err(Error::Digest {
-                    expected: hex(&expected).into(),
-                    actual: hex(actual.as_ref()).into(),
-                });
-            }
-        }
-        self.file
-            .sync_all()
-            .map_err(|e| file_error(&self.path, e))?;
-        drop(self.file);
-        fs::rename(&self.path, &plan.path).map_err(|e| file_error(&plan.path, e))?;
-        // A sidecar left behind describes no part: harmless, replaced next time.
-        if let Err(e) = remove_if_present(&self.sidecar) {
-            debug!("download finished, sidecar left: {e}");
-        }
-        let dir = match plan.path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| file_error(dir, e))
-    }
-}
-
-/// What tells one version of a file from another: a strong `ETag`, else
-/// `Last-Modified` (RFC 9110 §13.1.5: `If-Range` takes no weak tag).
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Validator {
-    ETag(String),
-    LastModified(String),
-}
-
-impl Validator {
-    fn of(response: &Response) -> Option<Validator> {
-        let etag = response
-            .header("etag")
-            .filter(|tag| tag.starts_with('"'))
-            .map(|tag| Validator::ETag(tag.to_string()));
-        etag.or_else(|| {
-            response
-                .header("last-modified")
-                .map(|date| Validator::LastModified(date.to_string()))
-        })
-    }
-
-    fn value(&self) -> &str {
-        match self {
-            Validator::ETag(v) | Validator::LastModified(v) => v,
-        }
-    }
-
-    /// False when `response` names another version than this one (a server that
-    /// ignored `If-Range` but sends the new file's tag with its 206).
-    fn agrees(&self, response: &Response) -> bool {
-        let (name, ours) = match self {
-            Validator::ETag(v) => ("etag", v),
-            Validator::LastModified(v) => ("last-modified", v),
-        };
-        response.header(name).is_none_or(|theirs| theirs == ours)
-    }
-}
-
-/// The sidecar of a part: which URL and which version of the file it holds.
-#[derive(Debug, PartialEq, Eq)]
-struct Sidecar {
-    url: String,
-    validator: Option<Validator>,
-    total: Option<u64>,
-}
-
-impl Sidecar {
-    fn encode(&self) -> String {
-        let mut text = format!("{SIDECAR_MAGIC}\nurl {}\n", self.url);
-        match &self.validator {
-            Some(Validator::ETag(v)) => text.push_str(&format!("etag {v}\n")),
-            Some(Validator::LastModified(v)) => text.push_str(&format!("last-modified {v}\n")),
-            None => {}
-        }
-        if let Some(total) = self.total {
-            text.push_str(&format!("length {total}\n"));
-        }
-        text.push_str(SIDECAR_END);
-        text.push('\n');
-        text
-    }
-
-    /// `None` for anything but a whole sidecar of this format.
-    fn decode(text: &str) -> Option<Sidecar> {
-        let mut lines = text.lines();
-        if lines.next()? != SIDECAR_MAGIC {
-            return None;
-        }
-        let mut sidecar = Sidecar {
-            url: String::new(),
-            validator: None,
-            total: None,
-        };
-        for line in lines {
-            if line == SIDECAR_END {
-                return (!sidecar.url.is_empty()).then_some(sidecar);
-            }
-            let (key, value) = line.split_once(' ')?;
-            match key {
-                "url" => sidecar.url = value.to_string(),
-                "etag" => sidecar.validator = Some(Validator::ETag(value.to_string())),
-                "last-modified" => {
-                    sidecar.validator = Some(Validator::LastModified(value.to_string()))
-                }
-                "length" => sidecar.total = Some(value.parse().ok()?),
-                _ => return None,
-            }
-        }
-        None
-    }
-
-    /// The sidecar at `path`, if there is a whole one.
-    fn read(path: &Path) -> Option<Sidecar> {
-        let mut text = String::new();
-        File::open(path)
-            .ok()?
-            .take(SIDECAR_LIMIT)
-            .read_to_string(&mut text)
-            .ok()?;
-        Sidecar::decode(&text)
-    }
-
-    /// Writes the sidecar durably (before any byte it describes).
-    fn write(&self, path: &Path) -> Result<()> {
-        let mut file = File::create(path).map_err(|e| file_error(path, e))?;
-        file.write_all(self.encode().as_bytes())
-            .and_then(|()| file.sync_all())
-            .map_err(|e| file_error(path, e))
-    }
-}
-
 /// A `Content-Range` header of a 206 or a 416 (RFC 9110 §14.4).
 #[derive(Debug, PartialEq, Eq)]
 enum ContentRange {
@@ -958,9 +694,10 @@ fn parse_sha256(hex: &str) -> Option<[u8; SHA256_OUTPUT_LEN]> {
         return None;
     }
     let mut out = [0u8; SHA256_OUTPUT_LEN];
+    let digit = |c: u8| (c as char).to_digit(16);
     for (byte, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
-        let digit = |c: u8| (c as char).to_digit(16);
-        *byte = u8::try_from(digit(pair[0])? * 16 + digit(pair[1])?).ok()?;
+        let &[high, low] = pair else { return None };
+        *byte = u8::try_from(digit(high)? * 16 + digit(low)?).ok()?;
     }
     Some(out)
 }
@@ -970,13 +707,6 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// `path` with `suffix` appended to its file name: `fw.bin` -> `fw.bin.part`.
-fn suffixed(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = OsString::from(path.as_os_str());
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
 /// `host:port` of the URL that answered, for errors.
 fn host_of(response: &Response) -> String {
     response
@@ -984,21 +714,6 @@ fn host_of(response: &Response) -> String {
         .authority()
         .map(|a| netloc::host_port(a.as_str()).to_string())
         .unwrap_or_default()
-}
-
-fn file_error(path: &Path, source: io::Error) -> Error {
-    Error::File {
-        path: path.into(),
-        source,
-    }
-}
-
-/// Removes a file; one that is not there is fine.
-fn remove_if_present(path: &Path) -> Result<()> {
-    match fs::remove_file(path) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(file_error(path, e)),
-        _ => Ok(()),
-    }
 }
 
 #[cfg(test)]
@@ -1042,28 +757,6 @@ mod tests {
     }
 
     #[test]
-    fn sidecar_round_trips_and_refuses_a_cut_one() {
-        let sidecar = Sidecar {
-            url: "https://h/fw.bin?v=2".into(),
-            validator: Some(Validator::ETag("\"abc\"".into())),
-            total: Some(123),
-        };
-        let text = sidecar.encode();
-        assert_eq!(Sidecar::decode(&text), Some(sidecar));
-        let cut = &text[..text.len() - 4];
-        assert_eq!(Sidecar::decode(cut), None, "{cut:?}");
-        let dated = Sidecar {
-            url: "http://h/x".into(),
-            validator: Some(Validator::LastModified(
-                "Wed, 21 Oct 2015 07:28:00 GMT".into(),
-            )),
-            total: None,
-        };
-        assert_eq!(Sidecar::decode(&dated.encode()), Some(dated));
-        assert_eq!(Sidecar::decode("something else\nend\n"), None);
-    }
-
-    #[test]
     fn sha256_hex_parses_either_case_and_only_64_digits() {
         let lower = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
         let parsed = parse_sha256(lower).unwrap();
@@ -1072,17 +765,5 @@ mod tests {
         assert_eq!(parse_sha256(&lower[1..]), None);
         assert_eq!(parse_sha256(&format!("{}g", &lower[1..])), None);
         assert_eq!(parse_sha256("ä".repeat(32).as_str()), None);
-    }
-
-    #[test]
-    fn part_and_sidecar_sit_beside_the_file() {
-        assert_eq!(
-            suffixed(Path::new("/data/fw.bin"), PART_SUFFIX),
-            Path::new("/data/fw.bin.part")
-        );
-        assert_eq!(
-            suffixed(Path::new("fw"), SIDECAR_SUFFIX),
-            Path::new("fw.part.meta")
-        );
     }
 }
