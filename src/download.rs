@@ -105,7 +105,9 @@ type ProgressFn<'a> = Box<dyn FnMut(u64, Option<u64>) + 'a>;
 ///
 /// Without a validator from the server and without a digest, a partial file cannot
 /// be told from a replaced one: it is not resumed (each attempt starts from zero).
-/// One download per `PATH` at a time: the files are not locked.
+/// The URL must be the same to resume: one whose query changes (a freshly signed
+/// URL) starts from zero. One download per `PATH` at a time: the files are not
+/// locked.
 #[must_use = "a download starts only with run()"]
 pub struct Download<'a> {
     client: Client,
