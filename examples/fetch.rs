@@ -8,11 +8,15 @@
 //! cargo run --example fetch -- -H 'Content-Type: application/json' -d '{"on":true}' https://api.example.com/v1/led
 //! cargo run --example fetch -- -X PUT --data-binary @fw.bin https://api.example.com/v1/blob
 //! cargo run --example fetch -- --resolve api.example.com:443:[::1] https://api.example.com/
+//! cargo run --example fetch -- -o fw.bin -C - --retry 10 --sha256 9f86d0...0a08 https://updates.example.com/fw.bin
 //! ```
 //!
 //! The body goes to stdout (or `-o FILE`) as it arrives; nothing is buffered whole.
 //! With `-n N` every URL is fetched N times on one client, so the later requests
 //! reuse the pooled connection or resume the TLS session; `--stats` shows it.
+//! With `-o FILE` and `-C -`, `--retry` or `--sha256`, the transfer is a
+//! [`Client::download`]: through `FILE.part`, resumable, verified, atomic.
+//! A transfer to `-o FILE` draws a progress bar on stderr when it is a terminal.
 //!
 //! Exit status: 0 when every transfer completed, whatever the HTTP status; 1 when
 //! one failed (one `error: ...` line on stderr; later transfers are not made);
@@ -21,17 +25,17 @@
 use std::error::Error as StdError;
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, IsTerminal, Read, Write};
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tinyhttps::http::header::CONTENT_LENGTH;
 use tinyhttps::{
-    Client, Method, Response, TlsSettings, DEFAULT_MAX_REDIRECTS, DEFAULT_TIMEOUT_CONNECT,
-    DEFAULT_TIMEOUT_HANDSHAKE, DEFAULT_TIMEOUT_OVERALL, DEFAULT_TIMEOUT_READ,
-    DEFAULT_TIMEOUT_WRITE,
+    Client, Method, Response, TlsSettings, DEFAULT_DOWNLOAD_DEADLINE, DEFAULT_MAX_REDIRECTS,
+    DEFAULT_TIMEOUT_CONNECT, DEFAULT_TIMEOUT_HANDSHAKE, DEFAULT_TIMEOUT_OVERALL,
+    DEFAULT_TIMEOUT_READ, DEFAULT_TIMEOUT_WRITE,
 };
 
 /// The help text, with the client's default time limits.
@@ -57,7 +61,17 @@ options:
   --pause SECS             sleep this long between those N fetches
   --resolve HOST:PORT:ADDR connect to ADDR for HOST:PORT (ADDR may be [IPv6];
                            several: ADDR,ADDR)
-  -o, --output FILE        write the body to FILE instead of stdout
+  -o, --output FILE        write the body to FILE instead of stdout (a progress
+                           bar on stderr when it is a terminal)
+  -C, --continue-at -      with -o FILE: resume from FILE.part left by an earlier
+                           run (only '-' is accepted: where the part ends)
+  --retry N                with -o FILE: retry up to N times in a row after a cut
+                           transfer, a connection error, a time-out or a 5xx,
+                           408 or 429, resuming where the file ends (pauses of
+                           1 s, doubling up to 30 s; a retry that got bytes
+                           starts the count over)
+  --sha256 HEX             with -o FILE: check the file's SHA-256 (64 hex
+                           digits); on a mismatch the file is deleted
   -i, --include            write the response head (status line and headers) as
                            the server sent it, before the body
   --stats                  print the client's counters as JSON on stderr at the end
@@ -65,6 +79,14 @@ options:
 
 time limits (defaults): connect {} (DNS and every address), TLS handshake {},
 write {} and read {} (each wait on the socket), overall {} (--max-time)
+
+downloads: with -o FILE, -C -, --retry or --sha256 make the transfer a resumable
+download of one URL (GET, no -i or -n): the body goes to FILE.part, beside it
+FILE.part.meta (URL and ETag); a resume asks for the rest with Range and
+If-Range, and starts over if the server sends the whole file or a changed one.
+At the end FILE.part is checked (--sha256), synced and renamed to FILE, so FILE
+is either missing or complete. Any status but 200/206 fails the transfer.
+--max-time bounds the whole download, all retries included (default {}).
 
 exit status: 0 all transfers completed (any HTTP status), 1 a transfer failed,
 2 bad arguments
@@ -74,6 +96,7 @@ exit status: 0 all transfers completed (any HTTP status), 1 a transfer failed,
         secs(DEFAULT_TIMEOUT_WRITE),
         secs(DEFAULT_TIMEOUT_READ),
         secs(DEFAULT_TIMEOUT_OVERALL),
+        secs(DEFAULT_DOWNLOAD_DEADLINE),
     )
 }
 
@@ -104,6 +127,16 @@ struct Args {
     include_head: bool,
     stats: bool,
     urls: Vec<String>,
+    /// `-C -`, `--retry`, `--sha256`: the transfer is a `Client::download`.
+    download: Option<DownloadArgs>,
+}
+
+/// How a download (`-o FILE` with `-C -`, `--retry` or `--sha256`) runs.
+#[derive(Debug)]
+struct DownloadArgs {
+    resume: bool,
+    retries: u32,
+    sha256: Option<String>,
 }
 
 /// Where the request body comes from.
@@ -159,7 +192,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = open_output(&args).and_then(|mut out| run(&args, &client, &mut out));
+    let result = match (&args.download, &args.output) {
+        (Some(how), Some(path)) => download(&args, how, &client, path),
+        _ => open_output(&args).and_then(|mut out| run(&args, &client, &mut out)),
+    };
     if let Err(e) = &result {
         report(e);
     }
@@ -172,6 +208,8 @@ fn main() -> ExitCode {
     }
 }
 
+// One match arm per option, read straight down; the 80-line rule is for src/.
+#[allow(clippy::too_many_lines)]
 fn parse_args(argv: Vec<String>) -> Result<Command, String> {
     let mut cacert = None;
     let mut max_time = None;
@@ -188,6 +226,9 @@ fn parse_args(argv: Vec<String>) -> Result<Command, String> {
     let mut include_head = false;
     let mut stats = false;
     let mut urls = Vec::new();
+    let mut resume = false;
+    let mut retries = None;
+    let mut sha256 = None;
 
     let mut argv = argv.into_iter();
     let mut options_ended = false;
@@ -228,6 +269,22 @@ fn parse_args(argv: Vec<String>) -> Result<Command, String> {
             "-o" | "--output" => output = Some(PathBuf::from(value(&mut argv)?)),
             "-i" | "--include" => include_head = flag()?,
             "--stats" => stats = flag()?,
+            "-C" | "--continue-at" => match value(&mut argv)?.as_str() {
+                "-" => resume = true,
+                other => {
+                    return Err(format!(
+                        "{name}: only '-' (resume where the part ends) is accepted, not {other:?}"
+                    ))
+                }
+            },
+            "--retry" => retries = Some(parse_retries(&value(&mut argv)?)?),
+            "--sha256" => {
+                let hex = value(&mut argv)?;
+                if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(format!("--sha256: {hex:?} is not 64 hex digits"));
+                }
+                sha256 = Some(hex);
+            }
             _ => return Err(format!("unknown option {arg:?}")),
         }
     }
@@ -236,6 +293,15 @@ fn parse_args(argv: Vec<String>) -> Result<Command, String> {
         return Err("no URL given".into());
     }
     let (method, body) = method_and_body(method, &mut headers, data, file_body)?;
+    let download = (resume || retries.is_some() || sha256.is_some()).then_some(DownloadArgs {
+        resume,
+        retries: retries.unwrap_or(0),
+        sha256,
+    });
+    if download.is_some() {
+        let plain_get = method == Method::GET && body.is_none() && !include_head;
+        check_download(output.is_some(), urls.len() == 1 && repeat == 1, plain_get)?;
+    }
     Ok(Command::Fetch(Box::new(Args {
         cacert,
         max_time,
@@ -251,7 +317,26 @@ fn parse_args(argv: Vec<String>) -> Result<Command, String> {
         include_head,
         stats,
         urls,
+        download,
     })))
+}
+
+/// Checks what `-C -`, `--retry` and `--sha256` need: `-o FILE`, one URL fetched
+/// once, and a plain GET.
+fn check_download(has_output: bool, one_url_once: bool, plain_get: bool) -> Result<(), String> {
+    let what = "-C -, --retry and --sha256";
+    if !has_output {
+        return Err(format!("{what} need -o FILE"));
+    }
+    if !one_url_once {
+        return Err(format!("{what} download one URL, once (no -n)"));
+    }
+    if !plain_get {
+        return Err(format!(
+            "{what} download with GET: no -X, -d, --data-binary or -i"
+        ));
+    }
+    Ok(())
 }
 
 /// Takes a `--data-binary` value: `@FILE`, or `@-` for stdin, names the body's
@@ -344,6 +429,18 @@ fn parse_count(text: &str) -> Result<u32, String> {
     match text.trim().parse::<u32>() {
         Ok(n) if n > 0 => Ok(n),
         _ => Err(format!("-n: {text:?} is not a count of 1 or more")),
+    }
+}
+
+/// Most `--retry` accepted: at 30 s a pause, far beyond any link's outage.
+const MAX_RETRIES: u32 = 10_000;
+
+fn parse_retries(text: &str) -> Result<u32, String> {
+    match text.trim().parse::<u32>() {
+        Ok(n) if n <= MAX_RETRIES => Ok(n),
+        _ => Err(format!(
+            "--retry: {text:?} is not a count of 0 to {MAX_RETRIES}"
+        )),
     }
 }
 
@@ -459,9 +556,131 @@ fn transfer(args: &Args, client: &Client, url: &str, out: &mut dyn Write) -> Res
         Ok(())
     };
     written.map_err(|e| Failure::local("writing output", e))?;
+    // To a file, with stderr on a terminal: a progress bar, as curl draws.
+    let bar = args
+        .output
+        .as_ref()
+        .and_then(|_| ProgressBar::on_terminal());
+    let Some(mut bar) = bar else {
+        let mut body = response.into_reader();
+        io::copy(&mut body, out).map_err(copy_error)?;
+        return out.flush().map_err(|e| Failure::local("writing output", e));
+    };
+    let total = response
+        .header("content-length")
+        .and_then(|v| v.parse::<u64>().ok());
     let mut body = response.into_reader();
-    io::copy(&mut body, out).map_err(copy_error)?;
+    let mut buf = [0u8; COPY_BUFFER];
+    let mut done = 0u64;
+    let copied = loop {
+        let n = match body.read(&mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => break Err(copy_error(e)),
+        };
+        if let Err(e) = out.write_all(&buf[..n]) {
+            break Err(Failure::local("writing output", e));
+        }
+        done += n as u64;
+        bar.show(done, total);
+    };
+    bar.finish();
+    copied?;
     out.flush().map_err(|e| Failure::local("writing output", e))
+}
+
+/// The buffer of a copy with a progress bar: a TLS record's payload.
+const COPY_BUFFER: usize = 16 * 1024;
+
+/// `-o FILE` with `-C -`, `--retry` or `--sha256`: a resumable, verified download.
+fn download(args: &Args, how: &DownloadArgs, client: &Client, path: &Path) -> Result<(), Failure> {
+    let url = &args.urls[0];
+    let mut download = client
+        .download(url)
+        .to_file(path)
+        .resume(how.resume)
+        .attempts(how.retries.saturating_add(1));
+    if let Some(hex) = &how.sha256 {
+        download = download.sha256(hex);
+    }
+    if let Some(limit) = args.max_time {
+        download = download.deadline(limit);
+    }
+    for (name, value) in &args.headers {
+        download = download.header(name, value);
+    }
+    let result = match ProgressBar::on_terminal() {
+        Some(mut bar) => {
+            let result = download.progress(|done, total| bar.show(done, total)).run();
+            bar.finish();
+            result
+        }
+        None => download.run(),
+    };
+    result.map(drop).map_err(Failure::Request)
+}
+
+/// A progress bar on stderr, like curl's: only when stderr is a terminal, redrawn
+/// at most every [`BAR_INTERVAL`] (and at the end).
+struct ProgressBar {
+    last: Option<Instant>,
+    drawn: Option<(u64, Option<u64>)>,
+}
+
+/// Least time between two redraws: smooth to the eye, cheap on a slow console.
+const BAR_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Columns of the bar itself (the `#` and `-` between brackets).
+const BAR_WIDTH: u64 = 30;
+
+impl ProgressBar {
+    fn on_terminal() -> Option<ProgressBar> {
+        io::stderr().is_terminal().then_some(ProgressBar {
+            last: None,
+            drawn: None,
+        })
+    }
+
+    fn show(&mut self, done: u64, total: Option<u64>) {
+        let now = Instant::now();
+        let complete = total == Some(done);
+        if !complete && self.last.is_some_and(|last| now - last < BAR_INTERVAL) {
+            return;
+        }
+        self.last = Some(now);
+        self.drawn = Some((done, total));
+        let _ = write!(io::stderr(), "\r{}\x1b[K", bar_line(done, total));
+    }
+
+    /// Ends the bar's line, if one was drawn.
+    fn finish(&mut self) {
+        if self.drawn.is_some() {
+            let _ = writeln!(io::stderr());
+        }
+    }
+}
+
+/// `" 45.2% [#############-----------------]  12.3 MiB of 27.2 MiB"`, or the
+/// bytes alone without a total.
+fn bar_line(done: u64, total: Option<u64>) -> String {
+    let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+    match total {
+        Some(total) if total > 0 => {
+            let shown = done.min(total);
+            let filled = shown.saturating_mul(BAR_WIDTH) / total;
+            let bar: String = (0..BAR_WIDTH)
+                .map(|i| if i < filled { '#' } else { '-' })
+                .collect();
+            format!(
+                "{:5.1}% [{bar}] {:7.1} MiB of {:.1} MiB",
+                shown as f64 * 100.0 / total as f64,
+                mib(done),
+                mib(total)
+            )
+        }
+        _ => format!("{:.1} MiB", mib(done)),
+    }
 }
 
 fn send(args: &Args, client: &Client, url: &str) -> Result<Response, Failure> {
@@ -600,7 +819,6 @@ fn error_line(error: &dyn StdError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read;
     use std::net::TcpListener;
     use std::thread::JoinHandle;
 
@@ -644,5 +862,37 @@ mod tests {
         );
         assert!(text.contains("\r\nX-Custom-Header: a\r\n"), "{text}");
         assert!(text.ends_with("\r\n\r\nhi"), "{text}");
+    }
+
+    #[test]
+    fn download_options_need_one_get_to_a_file() {
+        let parse = |args: &[&str]| parse_args(args.iter().map(|a| a.to_string()).collect());
+        let Ok(Command::Fetch(args)) = parse(&["-o", "fw.bin", "-C", "-", "--retry", "3", "u"])
+        else {
+            panic!("a download");
+        };
+        let how = args.download.expect("download options");
+        assert!(how.resume);
+        assert_eq!((how.retries, how.sha256), (3, None));
+        for bad in [
+            &["-C", "-", "u"][..],
+            &["-o", "f", "-C", "100", "u"],
+            &["-o", "f", "--retry", "2", "u", "v"],
+            &["-o", "f", "--sha256", "abc", "u"],
+            &["-o", "f", "--retry", "1", "-d", "x", "u"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn progress_bar_shows_share_and_sizes() {
+        let line = bar_line(3 * 1024 * 1024, Some(12 * 1024 * 1024));
+        assert_eq!(
+            line,
+            " 25.0% [#######-----------------------]     3.0 MiB of 12.0 MiB"
+        );
+        assert_eq!(bar_line(1024 * 1024, None), "1.0 MiB");
+        assert!(bar_line(5, Some(5)).starts_with("100.0% [######"));
     }
 }

@@ -9,6 +9,7 @@ use http::{Method, Uri};
 
 use crate::config::ClientBuilder;
 use crate::deadline::Deadline;
+use crate::download::Download;
 use crate::error::{Error, Result};
 use crate::exchange::ReqBody;
 use crate::netloc::{self, Netloc};
@@ -144,6 +145,12 @@ impl Client {
         // Cloned for each hop otherwise.
         parts.extensions = http::Extensions::new();
         self.execute(parts, Options::default(), request::req_body(&body))
+    }
+
+    /// A resumable, SHA-256-verified, atomic download of `url` to a file (a
+    /// firmware image): see [`Download`].
+    pub fn download(&self, url: &str) -> Download<'static> {
+        Download::new(self.clone(), url)
     }
 
     /// A snapshot of the counters: requests, connections, handshakes, pool and TLS

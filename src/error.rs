@@ -3,6 +3,7 @@
 use std::error::Error as StdError;
 use std::fmt;
 use std::io;
+use std::path::Path;
 use std::time::Duration;
 
 /// `Result` with [`Error`] as the error type.
@@ -214,6 +215,33 @@ pub enum Error {
         /// The `http` URL it pointed to, its password shown as `***`.
         to: Box<str>,
     },
+    /// A [download](crate::Client::download) was answered with a status that does
+    /// not deliver the file (404, 401, 500, ...). 5xx, 408 and 429 are retried
+    /// within the download's attempts; this is the last one's status.
+    Status {
+        /// The URL asked for, its password shown as `***`.
+        url: Box<str>,
+        /// The status code.
+        status: u16,
+    },
+    /// A [download](crate::Client::download)'s SHA-256 is not the one expected. The
+    /// partial file and its sidecar were deleted: the next run starts from zero.
+    Digest {
+        /// The expected digest, lower-case hex.
+        expected: Box<str>,
+        /// The digest of what was received, lower-case hex.
+        actual: Box<str>,
+    },
+    /// A local file operation of a [download](crate::Client::download) failed (disk
+    /// full, read-only file system, file size limit, permission). The partial file
+    /// keeps what was written before, so a later run resumes from there.
+    File {
+        /// The file or directory operated on.
+        path: Box<Path>,
+        /// The system's error (`ErrorKind::StorageFull`, `ReadOnlyFilesystem`,
+        /// `FileTooLarge`, ...).
+        source: io::Error,
+    },
 }
 
 impl Error {
@@ -336,29 +364,7 @@ impl fmt::Display for Error {
             Error::HeadersTooLarge { host, limit } => {
                 write!(f, "response head from {host} exceeds {limit} bytes")
             }
-            Error::Truncated {
-                host,
-                framing: Framing::ContentLength,
-            } => write!(
-                f,
-                "response body from {host} ended before its declared length (truncated)"
-            ),
-            Error::Truncated {
-                host,
-                framing: Framing::Chunked,
-            } => write!(
-                f,
-                "response body from {host} ended before its last chunk (truncated)"
-            ),
-            Error::Truncated {
-                host,
-                framing: Framing::CloseDelimited,
-            } => write!(
-                f,
-                "TLS stream from {host} ended without close_notify, so its response body \
-                 (no length, delimited by the close) cannot be told from a cut one: \
-                 refused as truncated"
-            ),
+            Error::Truncated { host, framing } => truncated(f, host, *framing),
             Error::BodyTooLarge { limit } => write!(f, "response body exceeds {limit} bytes"),
             Error::TooManyRedirects { limit, url } => {
                 write!(f, "more than {limit} redirects (last to {url})")
@@ -366,7 +372,42 @@ impl fmt::Display for Error {
             Error::InsecureRedirect { from, to } => {
                 write!(f, "refused redirect from https to http: {from} -> {to}")
             }
+            Error::Status { url, status } => {
+                let reason = http::StatusCode::from_u16(*status)
+                    .ok()
+                    .and_then(|s| s.canonical_reason())
+                    .unwrap_or("");
+                write!(f, "{url} answered {status} {reason}")
+            }
+            Error::Digest { expected, actual } => write!(
+                f,
+                "SHA-256 of the download is {actual}, expected {expected}: \
+                 the partial file was deleted"
+            ),
+            Error::File { path, source } => {
+                write!(f, "file error on {}: {source}", path.display())
+            }
         }
+    }
+}
+
+/// The message of [`Error::Truncated`]: what ended, and why that is refused.
+fn truncated(f: &mut fmt::Formatter<'_>, host: &str, framing: Framing) -> fmt::Result {
+    match framing {
+        Framing::ContentLength => write!(
+            f,
+            "response body from {host} ended before its declared length (truncated)"
+        ),
+        Framing::Chunked => write!(
+            f,
+            "response body from {host} ended before its last chunk (truncated)"
+        ),
+        Framing::CloseDelimited => write!(
+            f,
+            "TLS stream from {host} ended without close_notify, so its response body \
+             (no length, delimited by the close) cannot be told from a cut one: \
+             refused as truncated"
+        ),
     }
 }
 
@@ -399,7 +440,8 @@ impl StdError for Error {
         match self {
             Error::Resolve { source, .. }
             | Error::Connect { source, .. }
-            | Error::Io { source, .. } => Some(source),
+            | Error::Io { source, .. }
+            | Error::File { source, .. } => Some(source),
             Error::Certificate { source, .. }
             | Error::Tls { source, .. }
             | Error::Protocol { source, .. } => Some(source.as_ref()),

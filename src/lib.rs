@@ -95,6 +95,9 @@
 //! - A body shorter than its framing promised is an error ([`Error::Truncated`]),
 //!   never a short success; that includes a close-delimited body whose TLS stream
 //!   ended without `close_notify`.
+//! - Firmware downloads ([`Client::download`]): resumable (`Range`/`If-Range`, also
+//!   after a reboot), SHA-256-verified, atomic (`fsync`, rename), retried over a
+//!   link that breaks, in one 16 KiB buffer whatever the size.
 //!
 //! # Security defaults
 //! Certificates are verified by webpki against Mozilla's roots (webpki-roots) unless
@@ -142,6 +145,7 @@ extern crate log;
 mod client;
 mod config;
 mod deadline;
+mod download;
 mod error;
 mod exchange;
 #[cfg(any(test, fuzzing))]
@@ -167,6 +171,10 @@ pub use config::{
     DEFAULT_MAX_IDLE_PER_HOST, DEFAULT_MAX_REDIRECTS, DEFAULT_MAX_REQUEST_HEAD,
     DEFAULT_MAX_RESPONSE_HEAD, DEFAULT_TIMEOUT_CONNECT, DEFAULT_TIMEOUT_HANDSHAKE,
     DEFAULT_TIMEOUT_OVERALL, DEFAULT_TIMEOUT_READ, DEFAULT_TIMEOUT_WRITE, DEFAULT_TLS_CACHE_SIZE,
+};
+pub use download::{
+    Download, DownloadReport, DEFAULT_DOWNLOAD_ATTEMPTS, DEFAULT_DOWNLOAD_DEADLINE,
+    DEFAULT_RETRY_PAUSE,
 };
 pub use error::{Error, Framing, Phase, Result};
 pub use http;

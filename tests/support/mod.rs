@@ -12,9 +12,11 @@
 // it; without this, every unused helper would be a warning in some file.
 #![allow(dead_code, unused_imports)]
 
+pub mod child;
 pub mod message;
 pub mod pki;
 pub mod proxy;
+pub mod ranged;
 pub mod raw;
 pub mod server;
 mod wire;
