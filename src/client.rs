@@ -6,7 +6,7 @@ use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use http::header::{self, HeaderValue};
 use http::{HeaderMap, Method, Uri};
@@ -27,7 +27,9 @@ use crate::request::{RequestBuilder, RequestParts};
 use crate::resolve::{Resolve, Resolver};
 use crate::response::{self, Body, Response, DEFAULT_BODY_LIMIT};
 use crate::stats::{Counters, Stats};
-use crate::tls::{HostPattern, TlsConfigs, TlsSettings, DEFAULT_TLS_CACHE_SIZE};
+use crate::tls::{
+    CertificateExpiry, Clock, HostPattern, TlsConfigs, TlsSettings, DEFAULT_TLS_CACHE_SIZE,
+};
 use crate::transport::{Handshake, Io};
 
 /// The `User-Agent` sent unless the request sets one.
@@ -195,6 +197,15 @@ impl Client {
     /// cache activity, bytes.
     pub fn stats(&self) -> Stats {
         self.inner.counters.snapshot()
+    }
+
+    /// When the certificates this client depends on expire: each trust policy's
+    /// client certificate, and the leaf each server presented in its last full
+    /// handshake. A daemon checks [`CertificateExpiry::soonest`] against its alarm
+    /// horizon (weeks, not days: a fielded device may need a firmware update to
+    /// trust a new chain).
+    pub fn certificate_expiry(&self) -> CertificateExpiry {
+        self.inner.tls.expiry()
     }
 
     /// Opens a connection to `url`'s host ahead of need (TCP, TLS handshake) and
@@ -384,7 +395,7 @@ impl Client {
                 let found = inner.tls.get(netloc, &inner.counters, drop_idle)?;
                 // A change noticed while building makes this the new generation.
                 key.trust = found.trust;
-                Some(found.config)
+                Some(found)
             }
             Scheme::Http => None,
         };
@@ -392,11 +403,14 @@ impl Client {
         let resolver = &inner.config.resolver;
         let mut io = Io::connect_tcp(dial, netloc, resolver, deadline, &inner.counters)?;
         let mut kind = ConnectionKind::New;
-        if let Some(config) = tls {
+        if let Some(found) = tls {
             if let Some(proxy) = &key.proxy {
                 proxy::tunnel(&mut io, proxy, netloc)?;
             }
-            let (tls_io, handshake) = io.start_tls(config, netloc)?;
+            let (tls_io, handshake) = io.start_tls(found.config, netloc, found.identity)?;
+            if handshake == Handshake::Full {
+                inner.tls.saw_server(netloc, tls_io.server_leaf());
+            }
             io = tls_io;
             kind = match handshake {
                 Handshake::Full => ConnectionKind::NewTlsFull,
@@ -492,6 +506,7 @@ pub struct ClientBuilder {
     tls: TlsSettings,
     tls_rules: Vec<(String, TlsSettings)>,
     tls_cache_size: usize,
+    clock: Clock,
 }
 
 impl Default for ClientBuilder {
@@ -516,6 +531,7 @@ impl ClientBuilder {
             tls: TlsSettings::new(),
             tls_rules: Vec::new(),
             tls_cache_size: DEFAULT_TLS_CACHE_SIZE,
+            clock: Clock::default(),
         }
     }
 
@@ -722,6 +738,33 @@ impl ClientBuilder {
         self
     }
 
+    /// Certificates are never checked at a time earlier than this (default
+    /// [`DEFAULT_TIME_FLOOR`](crate::DEFAULT_TIME_FLOOR), a date before this
+    /// release; a time earlier than that changes nothing: the floor only rises).
+    /// The verification time is the system clock, or the floor if the clock is
+    /// behind it: a board without a battery-backed clock boots at 1970 and, until
+    /// NTP answers, would find every certificate "not valid yet". Give the time of
+    /// the last NTP sync that the daemon saved to storage.
+    ///
+    /// The floor only moves time forward to a date known to have passed, so it
+    /// never accepts a certificate the true time would reject as expired; give
+    /// only a time that has passed (an authenticated sync, not a server's `Date`).
+    /// When a certificate is still refused on its dates and the clock is behind
+    /// the floor or the certificate's start, [`Error::Certificate`] says so:
+    /// "... this device's clock reads 1970-01-02T00:00:00Z: is the clock set?".
+    pub fn time_floor(mut self, time: SystemTime) -> Self {
+        self.clock.raise_floor(time);
+        self
+    }
+
+    /// Reads the wall-clock time from `source` instead of the system clock, for
+    /// tests of the time floor and clock errors. Not part of the stable API.
+    #[doc(hidden)]
+    pub fn time_source(mut self, source: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+        self.clock.set_source(Arc::new(source));
+        self
+    }
+
     /// Checks the settings and builds the client. Root certificate files are read
     /// when first needed, not here.
     ///
@@ -742,7 +785,7 @@ impl ClientBuilder {
             .into_iter()
             .map(|(p, s)| Ok((HostPattern::new(&p)?, s)))
             .collect::<Result<Vec<_>>>()?;
-        let tls = TlsConfigs::new(self.tls, rules, self.tls_cache_size)?;
+        let tls = TlsConfigs::new(self.tls, rules, self.tls_cache_size, self.clock)?;
         let counters = Arc::<Counters>::default();
         Ok(Client {
             inner: Arc::new(Inner {
