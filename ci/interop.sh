@@ -252,10 +252,15 @@ for arch in host armv7; do
     || fail "$what: exit $RC" "$TMP/stderr"
   ok "$what: $(cat "$TMP/stderr")"
 
-  # libfaketime is preloaded into the host process; under qemu-user it fakes the
-  # clock qemu reads for the guest's clock_gettime.
+  # libfaketime is preloaded into the host process: fetch itself, or qemu-user, which
+  # reads the host's (faked) clock for the guest; -U LD_PRELOAD keeps the guest's
+  # loader from trying to preload the host's library too.
   what="fetch with the clock at 1970 (faketime): one error line that says clock ($arch)"
-  if [ "$arch" = host ]; then clock_cmd=("$HOST_BIN/fetch"); else read -ra clock_cmd <<<"$QEMU $ARM_BIN/fetch"; fi
+  if [ "$arch" = host ]; then
+    clock_cmd=("$HOST_BIN/fetch")
+  else
+    read -ra clock_cmd <<<"${QEMU/qemu-arm/qemu-arm -U LD_PRELOAD} $ARM_BIN/fetch"
+  fi
   if timeout "$LIMIT" faketime -f '@1970-01-02 00:00:00' "${clock_cmd[@]}" --cacert "$TMP/ca.pem" \
     "$A/1k" >"$TMP/stdout" 2>"$TMP/stderr"; then RC=0; else RC=$?; fi
   { [ "$RC" -eq 1 ] && [ "$(wc -l <"$TMP/stderr")" -eq 1 ] && grep -q '^error: .*clock' "$TMP/stderr"; } \

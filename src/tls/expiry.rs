@@ -87,8 +87,15 @@ impl ServerLeaves {
         let not_after = leaf
             .and_then(|leaf| x509::validity(leaf))
             .and_then(|v| x509::system_time(v.not_after));
-        if let Some(not_after) = not_after {
-            lock(&self.0).put(netloc.clone(), not_after);
+        let Some(not_after) = not_after else {
+            return;
+        };
+        let mut leaves = lock(&self.0);
+        match leaves.get_mut(netloc) {
+            Some(seen) => *seen = not_after,
+            None => {
+                leaves.put(netloc.clone(), not_after);
+            }
         }
     }
 
@@ -100,5 +107,32 @@ impl ServerLeaves {
                 not_after: *not_after,
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_leaves_are_bounded_and_keep_the_last_seen() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["device.test".to_string()]).unwrap();
+        params.not_after = rcgen::date_time_ymd(2031, 3, 4);
+        let leaf = params.self_signed(&key).unwrap().der().clone();
+        let leaves = ServerLeaves::default();
+        let netloc = |port: u16| {
+            Netloc::from_uri(&format!("https://device.test:{port}/").parse().unwrap()).unwrap()
+        };
+        for port in 1..=40 {
+            leaves.saw(&netloc(port), Some(&leaf));
+        }
+        leaves.saw(&netloc(40), Some(&CertificateDer::from(&b"garbage"[..])));
+        leaves.saw(&netloc(41), None);
+        let report = leaves.report();
+        assert_eq!(report.len(), SERVER_LEAVES.get());
+        assert!(report.iter().all(|s| s.netloc != "device.test:1"));
+        let expected = x509::system_time(params.not_after.unix_timestamp()).unwrap();
+        assert!(report.iter().all(|s| s.not_after == expected));
     }
 }

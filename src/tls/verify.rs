@@ -185,9 +185,12 @@ impl fmt::Display for Rejection {
                 Iso::from_unix(not_after),
                 Iso::from_unix(time)
             ),
+            Rejection::Pin { presented, pins: 1 } => {
+                write!(f, "its public key {presented} is not the pinned key")
+            }
             Rejection::Pin { presented, pins } => write!(
                 f,
-                "its public key {presented} is not one of the {pins} pinned keys"
+                "its public key {presented} is none of the {pins} pinned keys"
             ),
         }
     }
