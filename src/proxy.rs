@@ -247,8 +247,9 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Standard base64 with padding (RFC 4648), for Basic credentials.
-fn base64(input: &[u8]) -> String {
+/// Standard base64 with padding (RFC 4648), for Basic credentials (and public key
+/// pins, `tls::pin`).
+pub(crate) fn base64(input: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {

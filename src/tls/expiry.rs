@@ -15,7 +15,7 @@ use crate::netloc::Netloc;
 
 /// Server leaves remembered for the report, one per netloc, least recently seen
 /// out first: a device talks to a few servers, and one sending it across many
-/// names or ports must not grow memory (about 100 bytes an entry).
+/// names or ports must not grow memory (an entry is a netloc and a time).
 const SERVER_LEAVES: NonZeroUsize = NonZeroUsize::new(32).expect("not zero");
 
 /// When the certificates in use expire, from

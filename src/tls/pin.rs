@@ -6,13 +6,16 @@ use std::fmt;
 use rustls::pki_types::CertificateDer;
 use rustls::server::ParsedCertificate;
 
+use crate::proxy::base64;
+
 /// Bytes of a SHA-256 digest.
 const SHA256_LEN: usize = 32;
 
 /// The prefix curl writes before a SHA-256 pin.
 const PREFIX: &str = "sha256//";
 
-/// The standard base64 alphabet (RFC 4648 §4).
+/// The standard base64 alphabet (RFC 4648 §4), for decoding (encoding is
+/// `proxy::base64`).
 const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// The SHA-256 of a SubjectPublicKeyInfo.
@@ -54,7 +57,7 @@ impl Pin {
 impl fmt::Display for Pin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(PREFIX)?;
-        f.write_str(&encode(&self.0))
+        f.write_str(&base64(&self.0))
     }
 }
 
@@ -70,28 +73,6 @@ fn sha256(data: &[u8]) -> Option<[u8; SHA256_LEN]> {
     let suite = rustls::crypto::ring::cipher_suite::TLS13_AES_128_GCM_SHA256.tls13()?;
     let digest = suite.common.hash_provider.hash(data);
     digest.as_ref().try_into().ok()
-}
-
-/// Standard base64 with padding.
-fn encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk.first().copied().unwrap_or(0),
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                let index = (n >> (18 - 6 * i)) & 0x3f;
-                out.push(char::from(BASE64[index as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// Standard base64; padding optional, but a bad character, a bad length or
@@ -118,7 +99,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn base64_round_trips_the_rfc_4648_vectors() {
+    fn base64_decodes_the_rfc_4648_vectors_and_round_trips() {
         let vectors = [
             ("", ""),
             ("f", "Zg=="),
@@ -129,7 +110,7 @@ mod tests {
             ("foobar", "Zm9vYmFy"),
         ];
         for (plain, encoded) in vectors {
-            assert_eq!(encode(plain.as_bytes()), encoded);
+            assert_eq!(base64(plain.as_bytes()), encoded);
             assert_eq!(decode(encoded).as_deref(), Some(plain.as_bytes()));
             assert_eq!(
                 decode(encoded.trim_end_matches('=')).as_deref(),
