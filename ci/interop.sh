@@ -24,7 +24,11 @@
 #   fetch:   /1k, /20k, /1m byte for byte on A, B, E; POST /echo; without --cacert a
 #            certificate error and a non-zero exit; against `openssl s_server -tls1_2`
 #            asking to renegotiate mid-request, a clear TLS error and no hang
-#            (ci/lib/renegotiate.py)
+#            (ci/lib/renegotiate.py); --pinnedpubkey (pins computed with openssl,
+#            as curl's docs do): the right pin and a list holding it succeed, a
+#            wrong one fails with one line naming the server's pin; under
+#            `faketime -f '@1970-01-02 00:00:00'` (a board whose clock is not set)
+#            one error line that says "clock"
 #   loadgen: A keepalive: all 50 on the warm-up's connection (0 opened, 50 reused)
 #            A fresh: 50 connections, 50 resumed handshakes, 0 full
 #            A fresh --no-resumption: 50 full handshakes, 0 resumed
@@ -59,7 +63,7 @@ LIMIT=300
 step() { echo; echo "== $* ($(date +%T))"; }
 t0=$(date +%s)
 
-for tool in "$NGINX" openssl python3 qemu-arm arm-linux-gnueabihf-gcc; do
+for tool in "$NGINX" openssl python3 qemu-arm arm-linux-gnueabihf-gcc faketime; do
   command -v "$tool" >/dev/null 2>&1 || { echo "FAIL: $tool not found (run bash ci/setup.sh)"; exit 1; }
 done
 
@@ -85,6 +89,16 @@ ok() { echo "ok: $*"; }
 step "certificates (openssl)"
 nginx_certs ec rsa
 ok "CA, ECDSA P-256 and RSA-2048 server certificates for localhost and 127.0.0.1"
+
+# pin CERT: curl's pin of a certificate's public key, sha256//BASE64 of the SHA-256
+# of its SubjectPublicKeyInfo.
+pin() {
+  echo "sha256//$(openssl x509 -pubkey -noout -in "$1" | openssl pkey -pubin -outform der \
+    | openssl dgst -sha256 -binary | base64)"
+}
+PIN_EC=$(pin "$TMP/ec.pem")
+PIN_RSA=$(pin "$TMP/rsa.pem")
+ok "pins: A's key $PIN_EC, another key $PIN_RSA"
 
 nginx_www
 
@@ -223,6 +237,35 @@ for arch in host armv7; do
   [ "$RC" -ne 0 ] || fail "$what: exit 0" "$TMP/stdout" "$TMP/stderr"
   grep -q '^error: .*certificate' "$TMP/stderr" || fail "$what: no certificate error (exit $RC)" "$TMP/stderr"
   ok "$what: exit $RC, $(head -n 1 "$TMP/stderr")"
+
+  what="fetch --pinnedpubkey: the right pin, and a list holding it, succeed ($arch)"
+  for pins in "$PIN_EC" "$PIN_RSA;$PIN_EC"; do
+    run "$arch" fetch --cacert "$TMP/ca.pem" --pinnedpubkey "$pins" "$A/1k"
+    { [ "$RC" -eq 0 ] && cmp -s "$TMP/stdout" "$TMP/www/1k"; } \
+      || fail "$what: --pinnedpubkey '$pins': exit $RC" "$TMP/stderr"
+  done
+  ok "$what"
+
+  what="fetch --pinnedpubkey with a wrong pin: one line naming the server's pin ($arch)"
+  run "$arch" fetch --cacert "$TMP/ca.pem" --pinnedpubkey "$PIN_RSA" "$A/1k"
+  { [ "$RC" -eq 1 ] && [ "$(wc -l <"$TMP/stderr")" -eq 1 ] && grep -qF -- "$PIN_EC" "$TMP/stderr"; } \
+    || fail "$what: exit $RC" "$TMP/stderr"
+  ok "$what: $(cat "$TMP/stderr")"
+
+  # libfaketime is preloaded into the host process: fetch itself, or qemu-user, which
+  # reads the host's (faked) clock for the guest; -U LD_PRELOAD keeps the guest's
+  # loader from trying to preload the host's library too.
+  what="fetch with the clock at 1970 (faketime): one error line that says clock ($arch)"
+  if [ "$arch" = host ]; then
+    clock_cmd=("$HOST_BIN/fetch")
+  else
+    read -ra clock_cmd <<<"${QEMU/qemu-arm/qemu-arm -U LD_PRELOAD} $ARM_BIN/fetch"
+  fi
+  if timeout "$LIMIT" faketime -f '@1970-01-02 00:00:00' "${clock_cmd[@]}" --cacert "$TMP/ca.pem" \
+    "$A/1k" >"$TMP/stdout" 2>"$TMP/stderr"; then RC=0; else RC=$?; fi
+  { [ "$RC" -eq 1 ] && [ "$(wc -l <"$TMP/stderr")" -eq 1 ] && grep -q '^error: .*clock' "$TMP/stderr"; } \
+    || fail "$what: exit $RC" "$TMP/stderr"
+  ok "$what: $(cat "$TMP/stderr")"
 
   # openssl s_server (TLS 1.2) sends a HelloRequest mid-request; rustls refuses to
   # renegotiate, so the request must end promptly in a clear TLS error.

@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --example fetch -- https://example.com/
 //! cargo run --example fetch -- --cacert ca.pem https://localhost:8443/
+//! cargo run --example fetch -- --pinnedpubkey 'sha256//BASE64;sha256//BACKUP' https://api.example.com/
 //! cargo run --example fetch -- -i -L -o page.html https://example.com/old-page
 //! cargo run --example fetch -- -n 3 --pause 0.5 --stats https://example.com/
 //! cargo run --example fetch -- -H 'Content-Type: application/json' -d '{"on":true}' https://api.example.com/v1/led
@@ -47,6 +48,10 @@ usage: fetch [options] URL...
 options:
   --cacert FILE            trust only the root certificates in this PEM file
                            (default: the Mozilla roots compiled in)
+  --pinnedpubkey 'sha256//BASE64[;sha256//BASE64...]'
+                           also require the server's public key to be one of
+                           these (SHA-256 of its SubjectPublicKeyInfo, as curl);
+                           the chain and name are still verified
   --max-time SECS          overall time limit of each request (e.g. 2.5)
   --connect-timeout SECS   time limit of DNS resolution plus TCP connect
   -X, --request METHOD     request method (default GET, or POST with a body)
@@ -113,6 +118,8 @@ const MAX_SECS: f64 = 1e9;
 #[derive(Debug)]
 struct Args {
     cacert: Option<PathBuf>,
+    /// `--pinnedpubkey`: `sha256//BASE64` each.
+    pins: Vec<String>,
     max_time: Option<Duration>,
     connect_timeout: Option<Duration>,
     method: Method,
@@ -212,6 +219,7 @@ fn main() -> ExitCode {
 #[allow(clippy::too_many_lines)]
 fn parse_args(argv: Vec<String>) -> Result<Command, String> {
     let mut cacert = None;
+    let mut pins = Vec::new();
     let mut max_time = None;
     let mut connect_timeout = None;
     let mut method = None;
@@ -256,6 +264,7 @@ fn parse_args(argv: Vec<String>) -> Result<Command, String> {
         match name {
             "-h" | "--help" => return Ok(Command::Help),
             "--cacert" => cacert = Some(PathBuf::from(value(&mut argv)?)),
+            "--pinnedpubkey" => pins = parse_pins(&value(&mut argv)?)?,
             "--max-time" => max_time = Some(parse_timeout(name, &value(&mut argv)?)?),
             "--connect-timeout" => connect_timeout = Some(parse_timeout(name, &value(&mut argv)?)?),
             "-X" | "--request" => method = Some(parse_method(&value(&mut argv)?)?),
@@ -304,6 +313,7 @@ fn parse_args(argv: Vec<String>) -> Result<Command, String> {
     }
     Ok(Command::Fetch(Box::new(Args {
         cacert,
+        pins,
         max_time,
         connect_timeout,
         method,
@@ -465,6 +475,23 @@ fn parse_header(text: &str) -> Result<(String, String), String> {
     Ok((name.to_string(), value.to_string()))
 }
 
+/// curl's `sha256//BASE64[;sha256//BASE64...]` (the base64 is checked when the
+/// client is built). curl also takes a key file here; fetch does not.
+fn parse_pins(text: &str) -> Result<Vec<String>, String> {
+    text.split(';')
+        .map(|pin| {
+            let pin = pin.trim();
+            if pin.starts_with("sha256//") {
+                Ok(pin.to_string())
+            } else {
+                Err(format!(
+                    "--pinnedpubkey: {pin:?} is not sha256//BASE64 (key files are not supported)"
+                ))
+            }
+        })
+        .collect()
+}
+
 /// `HOST:PORT:ADDR[,ADDR...]`; an IPv6 ADDR may be written in brackets.
 fn parse_resolve(text: &str) -> Result<Resolve, String> {
     let bad = || format!("--resolve: {text:?} is not HOST:PORT:ADDR");
@@ -501,9 +528,16 @@ fn build_client(args: &Args) -> Result<Client, tinyhttps::Error> {
         0
     };
     let mut builder = Client::builder().redirects(redirects);
-    if let Some(path) = &args.cacert {
-        // The first root source replaces the default webpki-roots.
-        builder = builder.tls(TlsSettings::new().root_pem_file(path));
+    if args.cacert.is_some() || !args.pins.is_empty() {
+        let mut tls = TlsSettings::new();
+        if let Some(path) = &args.cacert {
+            // The first root source replaces the default webpki-roots.
+            tls = tls.root_pem_file(path);
+        }
+        if !args.pins.is_empty() {
+            tls = tls.pin_sha256(&args.pins);
+        }
+        builder = builder.tls(tls);
     }
     // `timeout` caps every phase limit, so it goes before `timeout_connect`.
     if let Some(limit) = args.max_time {
@@ -839,6 +873,31 @@ mod tests {
             sock.write_all(response).unwrap();
         });
         (url, thread)
+    }
+
+    #[test]
+    fn pinnedpubkey_takes_curls_list_of_sha256_pins() {
+        let pin = "sha256//47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+        let list = format!("{pin};sha256//AAAA");
+        let Ok(Command::Fetch(args)) =
+            parse_args(vec!["--pinnedpubkey".into(), list, "https://h/".into()])
+        else {
+            panic!("a fetch");
+        };
+        assert_eq!(args.pins, [pin, "sha256//AAAA"]);
+        let err =
+            parse_args(vec!["--pinnedpubkey=key.pem".into(), "https://h/".into()]).unwrap_err();
+        assert!(err.contains("key.pem"), "{err}");
+        // A malformed pin fails the client's build, naming it.
+        let Ok(Command::Fetch(args)) = parse_args(vec![
+            "--pinnedpubkey".into(),
+            "sha256//AAAA".into(),
+            "https://h/".into(),
+        ]) else {
+            panic!("a fetch");
+        };
+        let err = build_client(&args).unwrap_err().to_string();
+        assert!(err.contains("sha256//AAAA"), "{err}");
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::request::{self, RequestBuilder, SendBody};
 use crate::response::Response;
 use crate::run::{self, Options, Shared};
 use crate::stats::Stats;
+use crate::tls::CertificateExpiry;
 
 /// A blocking HTTP/1.1 and HTTPS client.
 ///
@@ -162,6 +163,27 @@ impl Client {
     /// ```
     pub fn stats(&self) -> Stats {
         self.shared.counters.snapshot()
+    }
+
+    /// When the certificates this client depends on expire: each trust policy's
+    /// client certificate, and the leaf each server presented in its last full
+    /// handshake. A daemon checks [`CertificateExpiry::soonest`] against its alarm
+    /// horizon (weeks, not days: a fielded device may need a firmware update to
+    /// trust a new chain).
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), tinyhttps::Error> {
+    /// use std::time::{Duration, SystemTime};
+    /// let client = tinyhttps::Client::new();
+    /// client.get("https://device-api.example.com/v1/status").call()?;
+    /// let horizon = SystemTime::now() + Duration::from_secs(30 * 24 * 3600);
+    /// if client.certificate_expiry().soonest().is_some_and(|t| t < horizon) {
+    ///     eprintln!("a certificate expires within 30 days");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn certificate_expiry(&self) -> CertificateExpiry {
+        self.shared.tls.expiry()
     }
 
     /// Closes every idle pooled connection now, on every host. A daemon calls this

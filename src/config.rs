@@ -10,7 +10,7 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use http::header::HeaderValue;
 
@@ -20,7 +20,7 @@ use crate::exchange::SEND_BUFFER;
 use crate::pool::PoolLimits;
 use crate::proxy::{Proxies, Proxy};
 use crate::resolve::{Resolve, Resolver};
-use crate::tls::{HostPattern, TlsConfigs, TlsSettings};
+use crate::tls::{Clock, HostPattern, TlsConfigs, TlsSettings};
 
 // Defaults. -------------------------------------------------------------------------
 
@@ -185,6 +185,7 @@ pub struct ClientBuilder {
     tls: TlsSettings,
     tls_rules: Vec<(String, TlsSettings)>,
     tls_cache_size: usize,
+    clock: Clock,
 }
 
 impl Default for ClientBuilder {
@@ -223,6 +224,7 @@ impl ClientBuilder {
             tls: TlsSettings::new(),
             tls_rules: Vec::new(),
             tls_cache_size: DEFAULT_TLS_CACHE_SIZE,
+            clock: Clock::default(),
         }
     }
 
@@ -440,6 +442,41 @@ impl ClientBuilder {
         self
     }
 
+    /// Certificates are never checked at a time earlier than this (default
+    /// [`DEFAULT_TIME_FLOOR`](crate::DEFAULT_TIME_FLOOR), a date before this
+    /// release; a time earlier than that changes nothing: the floor only rises).
+    /// The verification time is the system clock, or the floor if the clock is
+    /// behind it: a board without a battery-backed clock boots at 1970 and, until
+    /// NTP answers, would find every certificate "not valid yet". Give the time of
+    /// the last NTP sync that the daemon saved to storage.
+    ///
+    /// The floor only moves time forward to a date known to have passed, so it
+    /// never accepts a certificate the true time would reject as expired; give
+    /// only a time that has passed (an authenticated sync, not a server's `Date`).
+    /// When a certificate is still refused on its dates and the clock is behind
+    /// the floor or the certificate's start, [`Error::Certificate`] says so:
+    /// "... this device's clock reads 1970-01-02T00:00:00Z: is the clock set?".
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// // The daemon saved the time of its last NTP sync.
+    /// let last_sync = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    /// let client = tinyhttps::Client::builder().time_floor(last_sync).build()?;
+    /// # let _ = client; Ok::<(), tinyhttps::Error>(())
+    /// ```
+    pub fn time_floor(mut self, time: SystemTime) -> Self {
+        self.clock.raise_floor(time);
+        self
+    }
+
+    /// Reads the wall-clock time from `source` instead of the system clock, for
+    /// tests of the time floor and clock errors. Not part of the stable API.
+    #[doc(hidden)]
+    pub fn time_source(mut self, source: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+        self.clock.set_source(Arc::new(source));
+        self
+    }
+
     // Checks. ------------------------------------------------------------------------
 
     /// Checks the settings ([`build`](Self::build) documents the errors) and
@@ -458,7 +495,7 @@ impl ClientBuilder {
             .into_iter()
             .map(|(p, s)| Ok((HostPattern::new(&p)?, s)))
             .collect::<Result<Vec<_>>>()?;
-        let tls = TlsConfigs::new(self.tls, rules, self.tls_cache_size)?;
+        let tls = TlsConfigs::new(self.tls, rules, self.tls_cache_size, self.clock)?;
         let config = Config {
             timeouts: self.timeouts,
             redirects: self.redirects,

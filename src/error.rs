@@ -140,7 +140,11 @@ pub enum Error {
         /// The limit that elapsed: the phase's own, or the overall deadline.
         limit: Duration,
     },
-    /// The server's certificate was rejected (unknown issuer, wrong name, expired, ...).
+    /// The server's certificate was rejected (unknown issuer, wrong name, expired or
+    /// not valid yet, a key that matches no pin). Dates are ISO 8601 in UTC; when
+    /// the device's clock looks wrong (behind the time floor, or before the
+    /// certificate's start) the message says so: "... this device's clock reads
+    /// 1970-01-02T00:00:00Z: is the clock set?".
     Certificate {
         /// `host:port`.
         host: Box<str>,
@@ -282,10 +286,18 @@ impl Error {
         }
     }
 
-    /// Sorts a rustls error into [`Error::Certificate`] or [`Error::Tls`].
+    /// Sorts a rustls error into [`Error::Certificate`] or [`Error::Tls`]. A
+    /// certificate refused by this crate's verifier (dates in words, pins) carries
+    /// its own reason: that is the source, without rustls' wrapping text.
     pub(crate) fn tls(host: &str, e: rustls::Error) -> Error {
         let host = host.into();
         match e {
+            rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other)) => {
+                Error::Certificate {
+                    host,
+                    source: Box::new(other.0),
+                }
+            }
             rustls::Error::InvalidCertificate(_) => Error::Certificate {
                 host,
                 source: Box::new(e),

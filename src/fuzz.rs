@@ -1,5 +1,6 @@
-//! The fuzzing entry point: arbitrary server bytes through the exchange, over memory.
-//! Compiled only under `cfg(fuzzing)` (cargo fuzz) and in this crate's unit tests.
+//! The fuzzing entry points: arbitrary server bytes through the exchange, over
+//! memory; arbitrary bytes as a certificate for the validity reader. Compiled only
+//! under `cfg(fuzzing)` (cargo fuzz) and in this crate's unit tests.
 
 use std::io::{self, Read, Write};
 
@@ -103,9 +104,16 @@ pub fn exchange(data: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Reads `data` as a DER certificate's validity dates (what the expiry report does
+/// with every server leaf): `(notBefore, notAfter)` in seconds since the epoch, or
+/// `None`; never a panic.
+pub fn certificate_validity(data: &[u8]) -> Option<(i64, i64)> {
+    crate::tls::x509::validity(data).map(|v| (v.not_before, v.not_after))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::exchange;
+    use super::{certificate_validity, exchange};
 
     fn run(control: u8, response: &[u8]) -> Option<Vec<u8>> {
         let mut data = vec![control];
@@ -143,6 +151,12 @@ mod tests {
             run(1, b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\n"),
             Some(vec![])
         );
+    }
+
+    #[test]
+    fn certificate_harness_refuses_garbage() {
+        assert_eq!(certificate_validity(b""), None);
+        assert_eq!(certificate_validity(b"\x30\x84\xff\xff\xff\xff"), None);
     }
 
     /// The seed corpus of the fuzz target (`fuzz/seeds/`) runs here too, so every

@@ -102,13 +102,21 @@
 //! # Security defaults
 //! Certificates are verified by webpki against Mozilla's roots (webpki-roots) unless
 //! [`TlsSettings`] says otherwise; there is no switch to accept invalid certificates.
-//! Sessions resume only under the trust policy that made them.
+//! Sessions resume only under the trust policy that made them. Certificates are
+//! checked at the system clock, but never before a floor ([`DEFAULT_TIME_FLOOR`],
+//! [`ClientBuilder::time_floor`]): a board whose clock reads 1970 gets an error
+//! that says "clock". Public key pins ([`TlsSettings::pin_sha256`]) add to the
+//! chain and name checks; client identities reload from their files
+//! ([`TlsSettings::client_auth_pem_files`]); [`Client::certificate_expiry`] tells
+//! when certificates lapse.
 //!
 //! # Logging
 //! Through the `log` crate. `debug`: state changes — connect, handshake (full or
 //! resumed, version, cipher suite), pool reuse and discard, TLS config build and
 //! eviction, redirects, retries, failures. `trace`: each request line. Nothing at
-//! `info` or above. tinyhttps never logs header values or bodies, and shows URLs
+//! `info`; `warn` only when a changed client identity file cannot be used (the last
+//! good identity stays in use, see [`TlsSettings::client_auth_pem_files`]).
+//! tinyhttps never logs header values or bodies, and shows URLs
 //! with the password of a `user:password@` part as `***` (in errors and `Debug`
 //! too). Note that its dependency ureq-proto hex-dumps the bytes it writes and
 //! reads at `trace` under the `ureq_proto` target: request headers such as
@@ -184,6 +192,7 @@ pub use resolve::Resolve;
 pub use response::{Body, Response};
 pub use stats::Stats;
 pub use tls::{
-    Cipher, TlsSettings, TlsVersion, DEFAULT_SESSION_CACHE_SIZE, TRUST_RECHECK_INTERVAL,
+    CertificateExpiry, Cipher, IdentityExpiry, ServerExpiry, TlsSettings, TlsVersion,
+    DEFAULT_SESSION_CACHE_SIZE, DEFAULT_TIME_FLOOR, TRUST_RECHECK_INTERVAL,
 };
 pub use transport::ConnectionKind;

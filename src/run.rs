@@ -378,7 +378,7 @@ impl Shared {
                 let found = self.tls.get(netloc, &self.counters, drop_idle)?;
                 // A change noticed while building makes this the new generation.
                 key.trust = Some(found.trust);
-                Some(found.config)
+                Some(found)
             }
             Scheme::Http => None,
         };
@@ -387,11 +387,14 @@ impl Shared {
         let mut stream =
             TimedStream::connect_tcp(dial, netloc, resolver, deadline, &self.counters)?;
         let mut kind = ConnectionKind::New;
-        if let Some(config) = tls {
+        if let Some(found) = tls {
             if let Some(proxy) = &key.proxy {
                 proxy::tunnel(&mut stream, proxy, netloc, self.config.max_request_head)?;
             }
-            (stream, kind) = stream.start_tls(config, netloc)?;
+            (stream, kind) = stream.start_tls(found.config, netloc, found.identity)?;
+            if kind == ConnectionKind::NewTlsFull {
+                self.tls.saw_server(netloc, stream.server_leaf());
+            }
         }
         Ok(Connection::new(stream, key, kind))
     }

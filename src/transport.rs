@@ -16,6 +16,7 @@ use crate::exchange::Transport;
 use crate::netloc::Netloc;
 use crate::resolve::Resolver;
 use crate::stats::Counters;
+use crate::tls::Identity;
 
 /// Most plaintext or TLS bytes rustls may hold queued for sending. We flush after every
 /// write, so this only bounds a misbehaving case; it is also the memory ceiling of the
@@ -111,6 +112,9 @@ pub(crate) struct TimedStream {
     /// the socket times out.
     armed: Phase,
     counters: Arc<Counters>,
+    /// The client identity a TLS connection shows, when it comes from files: its
+    /// TLS errors say when a changed file was refused.
+    identity: Option<Arc<Identity>>,
 }
 
 /// How a request got its connection, from
@@ -169,17 +173,21 @@ impl TimedStream {
             capped: false,
             armed: Phase::Connect,
             counters: counters.clone(),
+            identity: None,
         })
     }
 
     /// Runs TLS over this (so far plain) stream, verifying the certificate for
     /// `target`'s host, the whole handshake within the handshake limit; says
-    /// whether the handshake was full or resumed.
+    /// whether the handshake was full or resumed. `identity`: the client identity
+    /// files of the config's policy, if any.
     pub fn start_tls(
         mut self,
         config: Arc<ClientConfig>,
         target: &Netloc,
+        identity: Option<Arc<Identity>>,
     ) -> Result<(TimedStream, ConnectionKind)> {
+        self.identity = identity;
         let name =
             ServerName::try_from(target.host.to_string()).map_err(|_| Error::InvalidUrl {
                 url: target.to_string().into(),
@@ -263,7 +271,12 @@ impl TimedStream {
         if let Err(e) = t.tls.process_new_packets() {
             // Let the server know why, if the socket takes it; the error is what counts.
             let _ = t.tls.write_tls(&mut t.tcp);
-            return Err(Error::tls(&self.host, e).into_io());
+            let e = Error::tls(&self.host, e);
+            let e = match &self.identity {
+                Some(identity) => identity.explain(e),
+                None => e,
+            };
+            return Err(e.into_io());
         }
         if n == 0 && t.tls.is_handshaking() {
             return Err(io::Error::new(
@@ -354,6 +367,14 @@ impl TimedStream {
         match &self.stream {
             Stream::Plain(tcp) => tcp,
             Stream::Tls(t) => &t.tcp,
+        }
+    }
+
+    /// The leaf certificate the server presented (TLS only).
+    pub fn server_leaf(&self) -> Option<&rustls::pki_types::CertificateDer<'static>> {
+        match &self.stream {
+            Stream::Plain(_) => None,
+            Stream::Tls(t) => t.tls.peer_certificates()?.first(),
         }
     }
 

@@ -7,17 +7,29 @@
 //! resolver `Arc`s, so configs of one policy resume each other's sessions, and a
 //! session earned under one policy is never offered under another.
 //!
-//! A policy's trust can change under it: its root files are re-checked by stamp at
-//! most every [`TRUST_RECHECK_INTERVAL`] (and whenever a config is built), and a
-//! change resets the policy: new generation, no state, no sessions, no cached
-//! configs; the client drops its idle connections, and one still in use when the
-//! change is seen is never handed out again (its pool key names the old generation).
+//! A policy's trust can change under it: its root files and client identity files
+//! are re-checked by stamp at most every [`TRUST_RECHECK_INTERVAL`] (and whenever a
+//! config is built), and a change resets the policy: new generation, no state, no
+//! sessions, no cached configs; the client drops its idle connections, and one
+//! still in use when the change is seen is never handed out again (its pool key
+//! names the old generation).
 //!
 //! [`TlsConfigs`] maps a netloc to its config in a small LRU; a miss builds a config
 //! from the policy (~5-10 K instructions on armv7 — what the cache really saves is
 //! the work the policy keeps: parsed roots and resumable sessions).
+//!
+//! Certificates are checked at the client's [`clock`] (the system clock, never
+//! before a floor), by [`verify`] (webpki, then pins); [`identity`] loads client
+//! identities, [`expiry`] reports when certificates lapse, [`x509`] reads their
+//! dates.
 
+mod clock;
+mod expiry;
+mod identity;
+mod pin;
 mod roots;
+mod verify;
+pub(crate) mod x509;
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
@@ -30,7 +42,7 @@ use rustls::client::{ClientSessionMemoryCache, Resumption, WebPkiServerVerifier}
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::sign::{CertifiedKey, SingleCertAndKey};
+use rustls::sign::{CertifiedKey, SigningKey, SingleCertAndKey};
 use rustls::{CipherSuite, ClientConfig};
 
 use crate::deadline::Throttle;
@@ -38,7 +50,15 @@ use crate::error::{Error, Result};
 use crate::netloc::Netloc;
 use crate::stats::Counters;
 use crate::sync::lock;
+pub(crate) use clock::Clock;
+pub use clock::DEFAULT_TIME_FLOOR;
+use expiry::ServerLeaves;
+pub use expiry::{CertificateExpiry, IdentityExpiry, ServerExpiry};
+pub(crate) use identity::Identity;
+use identity::{IdentitySource, KeySource};
+use pin::Pin;
 use roots::{RootSource, RootStores};
+use verify::Verifier;
 
 /// How often, at most, the root certificate files of a client's trust policies are
 /// checked for changes (size and modification time, one `stat` per file). A change
@@ -117,9 +137,9 @@ pub enum TlsVersion {
     Tls13,
 }
 
-/// How to do TLS with some hosts: trusted roots, client certificate, ALPN, versions,
-/// cipher order, session resumption. Used for all hosts with
-/// [`ClientBuilder::tls`](crate::ClientBuilder::tls) or for some with
+/// How to do TLS with some hosts: trusted roots, public key pins, client
+/// certificate, ALPN, versions, cipher order, session resumption. Used for all
+/// hosts with [`ClientBuilder::tls`](crate::ClientBuilder::tls) or for some with
 /// [`ClientBuilder::tls_for`](crate::ClientBuilder::tls_for).
 ///
 /// ```
@@ -133,7 +153,9 @@ pub enum TlsVersion {
 #[derive(Clone)]
 pub struct TlsSettings {
     roots: Vec<RootSource>,
-    client_auth: Option<Arc<CertifiedKey>>,
+    pins: Vec<Pin>,
+    pin_error: Option<Arc<str>>,
+    identity: Option<IdentitySource>,
     client_auth_error: Option<Arc<str>>,
     alpn: Vec<Vec<u8>>,
     min_version: TlsVersion,
@@ -146,7 +168,8 @@ impl std::fmt::Debug for TlsSettings {
         // Never prints the key.
         f.debug_struct("TlsSettings")
             .field("roots", &self.roots)
-            .field("client_auth", &self.client_auth.is_some())
+            .field("pins", &self.pins)
+            .field("client_auth", &self.identity)
             .field("alpn", &self.alpn)
             .field("min_version", &self.min_version)
             .field("ciphers", &self.ciphers)
@@ -168,7 +191,9 @@ impl TlsSettings {
     pub fn new() -> TlsSettings {
         TlsSettings {
             roots: Vec::new(),
-            client_auth: None,
+            pins: Vec::new(),
+            pin_error: None,
+            identity: None,
             client_auth_error: None,
             alpn: Vec::new(),
             min_version: TlsVersion::Tls12,
@@ -238,10 +263,94 @@ impl TlsSettings {
         let provider = rustls::crypto::ring::default_provider();
         match CertifiedKey::from_der(chain, key, &provider) {
             Ok(k) => {
-                self.client_auth = Some(Arc::new(k));
+                self.identity = Some(IdentitySource::Fixed(Arc::new(k)));
                 self.client_auth_error = None;
             }
             Err(e) => self.client_auth_error = Some(e.to_string().into()),
+        }
+        self
+    }
+
+    /// Shows the certificate chain in the PEM file `cert` (leaf first) and the
+    /// private key in the PEM file `key` (PKCS#8, PKCS#1 or SEC1) to servers that
+    /// ask, reading both again when they change: a device renewing a short-lived
+    /// certificate just writes the new files (best: write each to a temporary name
+    /// and rename it over the old one, key first).
+    ///
+    /// The files are read when first needed (a missing or bad file then fails that
+    /// request with [`Error::Config`] naming it), and checked for changes with the
+    /// root files, at most every [`TRUST_RECHECK_INTERVAL`] (size, mtime, inode).
+    /// A change that loads — the key must be the certificate's — drops this
+    /// policy's sessions, cached configs and idle connections. A change that does
+    /// not (a half-written file, a certificate whose key is not there yet) keeps the
+    /// last good identity: it is logged at `warn` once per change, and a TLS error
+    /// of this policy (a server refusing the old certificate) says so, until the
+    /// files change again.
+    pub fn client_auth_pem_files(
+        mut self,
+        cert: impl Into<PathBuf>,
+        key: impl Into<PathBuf>,
+    ) -> Self {
+        self.identity = Some(IdentitySource::Files {
+            cert: cert.into(),
+            key: KeySource::PemFile(key.into()),
+        });
+        self.client_auth_error = None;
+        self
+    }
+
+    /// Like [`client_auth_pem_files`](Self::client_auth_pem_files), with the
+    /// private key held in hardware (a TPM, a secure element, PKCS#11) behind your
+    /// own [`SigningKey`]: rustls asks it for one signature per full handshake.
+    /// The certificate chain comes from the PEM file `cert`, read again when it
+    /// changes (the key stays, its certificate is renewed). A certificate for
+    /// another key is refused as a bad change is, when the signer tells its public
+    /// key ([`SigningKey::public_key`]).
+    pub fn client_auth_signing_key(
+        mut self,
+        cert: impl Into<PathBuf>,
+        key: Arc<dyn SigningKey>,
+    ) -> Self {
+        self.identity = Some(IdentitySource::Files {
+            cert: cert.into(),
+            key: KeySource::Signer(key),
+        });
+        self.client_auth_error = None;
+        self
+    }
+
+    /// Accepts a server only if its certificate's public key is one of these:
+    /// each pin is the SHA-256 of a SubjectPublicKeyInfo in base64, as curl's
+    /// `--pinnedpubkey` writes it (`sha256//BASE64`) or bare (`BASE64`). Give the
+    /// current key and a backup key (one not yet in use, kept offline), so that a
+    /// key change does not cut the devices off.
+    ///
+    /// Pins are checked *in addition to* the chain and the name, never instead: a
+    /// server must still present a valid certificate from a trusted root. A
+    /// mismatch is [`Error::Certificate`] naming the key presented
+    /// (`sha256//...`). A resumed session skips the check, safely: sessions
+    /// resume only under the policy that checked the pins when they were made.
+    /// Costs one SHA-256 of the key per full handshake; nothing without pins. A
+    /// malformed pin is reported by [`ClientBuilder::build`](crate::ClientBuilder::build).
+    ///
+    /// Compute a pin from a certificate with openssl:
+    /// `openssl x509 -pubkey -noout -in cert.pem | openssl pkey -pubin -outform der
+    /// | openssl dgst -sha256 -binary | base64`.
+    pub fn pin_sha256<I>(mut self, pins: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        self.pins.clear();
+        self.pin_error = None;
+        for text in pins {
+            match Pin::parse(text.as_ref()) {
+                Ok(pin) if !self.pins.contains(&pin) => self.pins.push(pin),
+                Ok(_) => {}
+                Err(e) => {
+                    self.pin_error.get_or_insert_with(|| e.into());
+                }
+            }
         }
         self
     }
@@ -277,6 +386,9 @@ impl TlsSettings {
     fn check(&self) -> Result<()> {
         if let Some(e) = &self.client_auth_error {
             return Err(Error::config(format_args!("client certificate: {e}")));
+        }
+        if let Some(e) = &self.pin_error {
+            return Err(Error::config(format_args!("pin_sha256: {e}")));
         }
         if self.ciphers.is_empty() {
             return Err(Error::config("no cipher to offer"));
@@ -351,17 +463,21 @@ fn without_trailing_dot(name: &str) -> &str {
 }
 
 /// What a policy builds once and every config of it shares; rebuilt only when a
-/// root file changes on disk.
+/// root file or the client identity changes on disk.
 struct PolicyState {
     roots: Vec<Arc<rustls::RootCertStore>>,
+    /// The client identity the resolver shows.
+    identity: Option<Arc<CertifiedKey>>,
     provider: Arc<CryptoProvider>,
-    verifier: Arc<WebPkiServerVerifier>,
+    verifier: Arc<Verifier>,
     resolver: Arc<dyn rustls::client::ResolvesClientCert>,
 }
 
 struct Policy {
     pattern: Option<HostPattern>,
     settings: TlsSettings,
+    /// The client identity, and what was last read from its files.
+    identity: Arc<Identity>,
     state: Mutex<Option<Arc<PolicyState>>>,
     /// Session stores of this policy, one per port, at most
     /// [`SESSION_STORES_PER_POLICY`]. rustls keys sessions by server name only, so
@@ -369,8 +485,8 @@ struct Policy {
     /// shared store. A cached config keeps its store alive after eviction here, so
     /// a policy holds at most this many stores plus one per cached config.
     sessions: Mutex<LruCache<u16, Resumption>>,
-    /// Bumped when the policy's root files change: configs and pooled connections
-    /// of an older generation are never used again.
+    /// Bumped when the policy's root files or client identity change: configs and
+    /// pooled connections of an older generation are never used again.
     generation: AtomicU64,
 }
 
@@ -378,6 +494,7 @@ impl Policy {
     fn new(pattern: Option<HostPattern>, settings: TlsSettings) -> Policy {
         Policy {
             pattern,
+            identity: Arc::new(Identity::new(settings.identity.clone())),
             settings,
             state: Mutex::new(None),
             sessions: Mutex::new(LruCache::new(SESSION_STORES_PER_POLICY)),
@@ -423,6 +540,9 @@ pub(crate) struct Trust {
 pub(crate) struct Lookup {
     pub config: Arc<ClientConfig>,
     pub trust: Trust,
+    /// The policy's client identity when it comes from files: its TLS errors say
+    /// when a changed file was refused.
+    pub identity: Option<Arc<Identity>>,
 }
 
 /// Netloc → config, least recently used first out.
@@ -435,8 +555,13 @@ pub(crate) struct TlsConfigs {
     /// `None` when the cache is disabled (`tls_cache_size(0)`).
     cache: Option<Mutex<ConfigCache>>,
     roots: RootStores,
-    /// When the root files are next checked for changes.
+    /// When the root and identity files are next checked for changes.
     recheck: Throttle,
+    /// The time provider of every config: certificates are checked at
+    /// `max(clock, floor)`.
+    clock: Arc<Clock>,
+    /// The notAfter of the last leaf of each netloc, for the expiry report.
+    servers: ServerLeaves,
 }
 
 impl TlsConfigs {
@@ -444,6 +569,7 @@ impl TlsConfigs {
         default: TlsSettings,
         rules: Vec<(HostPattern, TlsSettings)>,
         cache_size: usize,
+        clock: Clock,
     ) -> Result<TlsConfigs> {
         let mut policies: Vec<Policy> = rules
             .into_iter()
@@ -459,6 +585,8 @@ impl TlsConfigs {
             cache,
             roots: RootStores::default(),
             recheck: Throttle::new(TRUST_RECHECK_INTERVAL),
+            clock: Arc::new(clock),
+            servers: ServerLeaves::default(),
         })
     }
 
@@ -488,10 +616,10 @@ impl TlsConfigs {
             .ok_or_else(|| Error::config(format_args!("no TLS policy {id}")))
     }
 
-    /// Checks the root files of the policies in use for changes, if the last check
-    /// is [`TRUST_RECHECK_INTERVAL`] old at `now`; each policy whose trust changed
-    /// loses its configs and sessions and is passed to `dropped` (for its idle
-    /// connections). When not due: one relaxed atomic load.
+    /// Checks the root and client identity files of the policies in use for
+    /// changes, if the last check is [`TRUST_RECHECK_INTERVAL`] old at `now`; each
+    /// policy whose trust changed loses its configs and sessions and is passed to
+    /// `dropped` (for its idle connections). When not due: one relaxed atomic load.
     pub fn recheck(&self, now: Instant, dropped: &mut dyn FnMut(PolicyId)) {
         if !self.recheck.due(now) {
             return;
@@ -506,7 +634,10 @@ impl TlsConfigs {
                 .root_sources()
                 .iter()
                 .zip(&state.roots)
-                .all(|(source, held)| self.roots.is_current(source, held));
+                .all(|(source, held)| self.roots.is_current(source, held))
+                && p.identity
+                    .current()
+                    .is_ok_and(|k| same_identity(&k, &state.identity));
             if !current {
                 self.reset(id);
                 dropped(id);
@@ -535,9 +666,15 @@ impl TlsConfigs {
         }
         let policy = self.policy_for(&netloc.host);
         let (config, trust) = self.build(policy, netloc.port, counters, dropped)?;
+        let identity = self
+            .policies
+            .get(policy.0)
+            .filter(|p| p.identity.watches_files())
+            .map(|p| p.identity.clone());
         let found = Lookup {
             config: Arc::new(config),
             trust,
+            identity,
         };
         debug!("built TLS config for {netloc} (policy {policy})");
         if let Some(cache) = &self.cache {
@@ -548,6 +685,32 @@ impl TlsConfigs {
             }
         }
         Ok(found)
+    }
+
+    /// Notes the leaf certificate a server presented in a full handshake, for
+    /// [`expiry`](Self::expiry).
+    pub fn saw_server(&self, netloc: &Netloc, leaf: Option<&CertificateDer<'_>>) {
+        self.servers.saw(netloc, leaf);
+    }
+
+    /// When the certificates in use expire: each policy's client certificate
+    /// (read from its files if not yet), the last leaf of each server seen.
+    pub fn expiry(&self) -> CertificateExpiry {
+        let identities = self
+            .policies
+            .iter()
+            .filter_map(|p| {
+                let not_after = x509::system_time(p.identity.not_after()?)?;
+                Some(IdentityExpiry {
+                    rule: p.pattern.as_ref().map(|pattern| pattern.0.clone()),
+                    not_after,
+                })
+            })
+            .collect();
+        CertificateExpiry {
+            identities,
+            servers: self.servers.report(),
+        }
     }
 
     /// Forgets everything made under `policy`'s current trust: its shared state,
@@ -570,12 +733,13 @@ impl TlsConfigs {
                 cache.pop(&netloc);
             }
         }
-        debug!("root certificates of policy {policy} changed: dropped its TLS configs, sessions and idle connections");
+        debug!("root certificates or client identity of policy {policy} changed: dropped its TLS configs, sessions and idle connections");
     }
 
     /// Builds a config of `policy` and says under which trust generation, building
-    /// the policy's shared state first if needed (first use, or a root file changed
-    /// on disk: then the policy is reset first and passed to `dropped`).
+    /// the policy's shared state first if needed (first use, or a root file or the
+    /// client identity changed on disk: then the policy is reset first and passed
+    /// to `dropped`).
     fn build(
         &self,
         policy: PolicyId,
@@ -591,9 +755,10 @@ impl TlsConfigs {
             .iter()
             .map(|s| self.roots.get(s, counters))
             .collect::<Result<Vec<_>>>()?;
+        let identity = p.identity.current()?;
         let current = lock(&p.state).clone();
         let state = match current {
-            Some(s) if same_stores(&s.roots, &roots) => s,
+            Some(s) if same_stores(&s.roots, &roots) && same_identity(&s.identity, &identity) => s,
             old => {
                 if old.is_some() {
                     // Noticed here before the periodic check.
@@ -601,7 +766,7 @@ impl TlsConfigs {
                     dropped(policy);
                     trust = self.trust(policy);
                 }
-                let state = Arc::new(new_state(&p.settings, roots)?);
+                let state = Arc::new(new_state(&p.settings, roots, identity, &self.clock)?);
                 *lock(&p.state) = Some(state.clone());
                 state
             }
@@ -610,11 +775,14 @@ impl TlsConfigs {
             TlsVersion::Tls12 => rustls::ALL_VERSIONS,
             TlsVersion::Tls13 => &[&rustls::version::TLS13],
         };
-        let mut config = ClientConfig::builder_with_provider(state.provider.clone())
-            .with_protocol_versions(versions)
-            .map_err(|e| Error::config(format_args!("TLS settings: {e}")))?
-            .with_webpki_verifier(state.verifier.clone())
-            .with_client_cert_resolver(state.resolver.clone());
+        let mut config =
+            ClientConfig::builder_with_details(state.provider.clone(), self.clock.clone())
+                .with_protocol_versions(versions)
+                .map_err(|e| Error::config(format_args!("TLS settings: {e}")))?
+                // webpki's verifier, wrapped: dates reworded, pins checked after it.
+                .dangerous()
+                .with_custom_certificate_verifier(state.verifier.clone())
+                .with_client_cert_resolver(state.resolver.clone());
         config.alpn_protocols = p.settings.alpn.clone();
         config.resumption = p.resumption(port);
         Counters::add(&counters.tls_config_builds, 1);
@@ -626,10 +794,20 @@ fn same_stores(a: &[Arc<rustls::RootCertStore>], b: &[Arc<rustls::RootCertStore>
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| Arc::ptr_eq(x, y))
 }
 
+fn same_identity(a: &Option<Arc<CertifiedKey>>, b: &Option<Arc<CertifiedKey>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
 /// Builds a policy's shared state: verifier and client-certificate resolver.
 fn new_state(
     settings: &TlsSettings,
     roots: Vec<Arc<rustls::RootCertStore>>,
+    identity: Option<Arc<CertifiedKey>>,
+    clock: &Arc<Clock>,
 ) -> Result<PolicyState> {
     let provider = Arc::new(provider(&settings.ciphers));
     let merged = if roots.len() == 1 {
@@ -641,15 +819,17 @@ fn new_state(
         }
         Arc::new(all)
     };
-    let verifier = WebPkiServerVerifier::builder_with_provider(merged, provider.clone())
+    let webpki = WebPkiServerVerifier::builder_with_provider(merged, provider.clone())
         .build()
         .map_err(|e| Error::config(format_args!("certificate verifier: {e}")))?;
-    let resolver: Arc<dyn rustls::client::ResolvesClientCert> = match &settings.client_auth {
+    let verifier = Arc::new(Verifier::new(webpki, &settings.pins, clock.clone()));
+    let resolver: Arc<dyn rustls::client::ResolvesClientCert> = match &identity {
         Some(key) => Arc::new(SingleCertAndKey::from(key.clone())),
         None => Arc::new(NoClientAuth),
     };
     Ok(PolicyState {
         roots,
+        identity,
         provider,
         verifier,
         resolver,

@@ -42,8 +42,9 @@ pub(crate) enum RootSource {
     System,
 }
 
-/// What a parsed file store was parsed from, to notice changes on disk.
-type Stamp = Vec<(u64, Option<SystemTime>)>;
+/// What files were read as, to notice changes on disk: size, mtime and inode of
+/// each (a file renamed over another is new even within one mtime tick).
+pub(crate) type Stamp = Vec<(u64, Option<SystemTime>, u64)>;
 
 struct Parsed {
     stamp: Stamp,
@@ -140,14 +141,25 @@ fn system_files() -> Result<Vec<PathBuf>> {
         })
 }
 
-fn stamp(files: &[PathBuf]) -> Stamp {
+/// The stamps of `files`: one `stat` each.
+pub(crate) fn stamp(files: &[PathBuf]) -> Stamp {
     files
         .iter()
         .map(|f| match std::fs::metadata(f) {
-            Ok(m) => (m.len(), m.modified().ok()),
-            Err(_) => (u64::MAX, None),
+            Ok(m) => (m.len(), m.modified().ok(), inode(&m)),
+            Err(_) => (u64::MAX, None, 0),
         })
         .collect()
+}
+
+#[cfg(unix)]
+fn inode(m: &std::fs::Metadata) -> u64 {
+    std::os::unix::fs::MetadataExt::ino(m)
+}
+
+#[cfg(not(unix))]
+fn inode(_: &std::fs::Metadata) -> u64 {
+    0
 }
 
 fn parse(source: &RootSource, files: &[PathBuf]) -> Result<RootCertStore> {

@@ -202,7 +202,7 @@ fn one_name_under_two_policies_resumes_only_its_own_sessions() {
     let pki = test_pki();
     let server = one_ticket_server(&pki);
     let rule = (HostPattern::new("localhost").unwrap(), trusting(&pki));
-    let configs = TlsConfigs::new(trusting(&pki), vec![rule], 8).unwrap();
+    let configs = TlsConfigs::new(trusting(&pki), vec![rule], 8, Clock::default()).unwrap();
     let counters = Counters::default();
     let config = |policy| {
         let (config, _) = configs.build(policy, 443, &counters, &mut |_| {}).unwrap();
@@ -230,7 +230,7 @@ fn changed_root_file_resets_that_policy_only() {
         HostPattern::new("localhost").unwrap(),
         TlsSettings::new().root_pem_file(&file),
     );
-    let mut configs = TlsConfigs::new(trusting(&pki), vec![rule], 8).unwrap();
+    let mut configs = TlsConfigs::new(trusting(&pki), vec![rule], 8, Clock::default()).unwrap();
     configs.recheck = Throttle::new(Duration::ZERO);
     let counters = Counters::default();
     let netloc = |url: &str| Netloc::from_uri(&url.parse().unwrap()).unwrap();
