@@ -587,6 +587,9 @@ fn send_body(
 }
 
 /// Streams a reader's bytes as the body, chunked or within its `Content-Length`.
+// `max` is at most `input.len()` (set just above), `m` what ureq-proto wrote into
+// `framed`; the count the caller's reader returns is checked.
+#[allow(clippy::indexing_slicing)]
 fn stream_body(
     io: &mut impl Transport,
     call: &mut Call<SendBody>,
@@ -616,13 +619,19 @@ fn stream_body(
                 )))
             }
         };
+        // The caller's reader: trust its count only within the room it was given.
+        let read = input.get(..n).filter(|_| n <= max).ok_or_else(|| {
+            Error::invalid_request(format_args!(
+                "the request body's reader said it read {n} bytes into a {max}-byte buffer"
+            ))
+        })?;
         if chunked {
-            let (used, m) = call.write(&input[..n], &mut framed).map_err(invalid)?;
+            let (used, m) = call.write(read, &mut framed).map_err(invalid)?;
             debug_assert_eq!(used, n, "max input was computed for this output");
             write_all(io, &framed[..m], host)?;
         } else {
             call.consume_direct_write(n).map_err(invalid)?;
-            write_all(io, &input[..n], host)?;
+            write_all(io, read, host)?;
         }
     }
 }
@@ -893,6 +902,71 @@ mod tests {
             let expected = format!("request head is {size} bytes, above the limit of {max}");
             assert!(err.contains(&expected), "{err}");
             assert!(err.contains("h.example:80"), "{err}");
+        }
+    }
+
+    /// A transport that takes every write and has nothing to read.
+    struct Sink(Vec<u8>);
+
+    impl Read for Sink {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Ok(0)
+        }
+    }
+
+    impl Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Transport for Sink {
+        fn set_read_cap(&mut self, _: Option<ShortWait>) {}
+    }
+
+    /// A request body reader that says it read more than the room it was given.
+    struct Overclaiming;
+
+    impl Read for Overclaiming {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            Ok(buf.len() + 1)
+        }
+    }
+
+    #[test]
+    fn reader_claiming_more_than_its_buffer_is_an_error_not_a_panic() {
+        for (name, value) in [
+            ("transfer-encoding", "chunked"),
+            ("content-length", "100000"),
+        ] {
+            let mut request = http::Request::new(());
+            *request.method_mut() = http::Method::POST;
+            *request.uri_mut() = "http://h.example/up".parse().unwrap();
+            request.headers_mut().insert(name, value.parse().unwrap());
+            let call = Call::new(request).unwrap();
+            let mut reader = Overclaiming;
+            let err = send_request(
+                &mut Sink(Vec::new()),
+                &mut RecvBuf::new(),
+                call,
+                &mut ReqBody::Reader(&mut reader),
+                "h.example:80",
+                None,
+                SEND_BUFFER,
+            )
+            .err()
+            .unwrap_or_else(|| panic!("{name}: no error"));
+            let text = err.to_string();
+            assert!(
+                matches!(err, Error::InvalidRequest { .. }),
+                "{name}: {text}"
+            );
+            assert!(text.contains("bytes into a"), "{name}: {text}");
         }
     }
 
