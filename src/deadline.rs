@@ -162,7 +162,7 @@ impl ShortWait {
 fn round_up(d: Duration) -> Duration {
     let step = TIMEOUT_GRANULARITY.as_nanos();
     let steps = d.as_nanos().div_ceil(step);
-    Duration::from_nanos((steps * step) as u64)
+    u64::try_from(steps.saturating_mul(step)).map_or(d, Duration::from_nanos)
 }
 
 /// The monotonic clock, for pool bookkeeping (idle times).

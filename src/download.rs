@@ -472,7 +472,11 @@ impl Job<'_, '_> {
                 }
                 Err(failure) => failure,
             };
-            failed_in_a_row = if added { 1 } else { failed_in_a_row + 1 };
+            failed_in_a_row = if added {
+                1
+            } else {
+                failed_in_a_row.saturating_add(1)
+            };
             if added {
                 pause = plan.retry_pause;
             }
@@ -606,6 +610,7 @@ impl Job<'_, '_> {
 
     /// Streams the body to the end of the part (through the hasher), up to `limit`
     /// bytes in the part when given.
+    #[allow(clippy::indexing_slicing)] // `n` is what our own `Body` read into `buf`.
     fn stream(&mut self, response: Response, limit: Option<u64>) -> Result<(), Failure> {
         let host = host_of(&response);
         let part = &mut *self.part;
@@ -690,6 +695,7 @@ fn parse_decimal(text: &str) -> Option<u64> {
 }
 
 /// 64 hex digits as a SHA-256 digest.
+#[allow(clippy::arithmetic_side_effects)] // Two hex digits (each < 16): at most 255.
 fn parse_sha256(hex: &str) -> Option<[u8; SHA256_OUTPUT_LEN]> {
     let hex = hex.trim().as_bytes();
     if hex.len() != 2 * SHA256_OUTPUT_LEN {

@@ -324,13 +324,12 @@ impl Error {
     /// Turns an `io::Error` from a connection with `host` into an [`Error`], unwrapping
     /// one made by [`Error::into_io`].
     pub(crate) fn from_io(e: io::Error, host: &str) -> Error {
-        if e.get_ref().is_some_and(|inner| inner.is::<Error>()) {
-            let inner = e.into_inner().expect("checked by get_ref above");
-            return *inner.downcast::<Error>().expect("checked by is above");
-        }
-        Error::Io {
-            host: host.into(),
-            source: e,
+        match e.downcast::<Error>() {
+            Ok(inner) => inner,
+            Err(e) => Error::Io {
+                host: host.into(),
+                source: e,
+            },
         }
     }
 }

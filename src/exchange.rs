@@ -121,6 +121,9 @@ pub(crate) struct RecvBuf {
     pub received: bool,
 }
 
+// `start <= end <= buf.len()`: `consume` keeps `start` within `end`, `fill` adds to
+// `end` what `read` put into `buf[end..]` (our own transports keep `Read`'s contract).
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 impl RecvBuf {
     pub fn new() -> RecvBuf {
         RecvBuf {
@@ -140,7 +143,8 @@ impl RecvBuf {
     }
 
     fn consume(&mut self, n: usize) {
-        self.start += n;
+        // `n` is what ureq-proto parsed of `data()`: never more, but do not rely on it.
+        self.start = self.start.saturating_add(n).min(self.end);
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
@@ -284,6 +288,7 @@ fn stand_in_call() -> Option<Call<RecvResponse>> {
 /// on the stack, a larger one on the heap, up to `max_head` bytes (else
 /// [`Error::InvalidRequest`] naming both sizes, before anything is sent). The head and
 /// as much body as fits the rest of that buffer leave in one write.
+#[allow(clippy::indexing_slicing)] // `len` is what `Head::write` wrote into `out`.
 pub(crate) fn send_request(
     io: &mut impl Transport,
     buf: &mut RecvBuf,
@@ -341,6 +346,9 @@ struct Head<'a> {
 impl Head<'_> {
     /// Writes the whole head into `stack`, or, when it does not fit, into `heap` (then
     /// left non-empty), growing it up to the limit. Returns the head's length.
+    // `len` counts what ureq-proto wrote into `out` (never past its end), `start <=
+    // end <= len` (found in `out[..len]`), and `out` is grown to `new_len` first.
+    #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
     fn write(
         &self,
         call: &mut Call<SendRequest>,
@@ -396,7 +404,9 @@ impl Head<'_> {
             return 0;
         };
         let origin = call.uri().path_and_query().map_or("/", |p| p.as_str());
-        let written = origin.len() + usize::from(origin.starts_with('?'));
+        let written = origin
+            .len()
+            .saturating_add(usize::from(origin.starts_with('?')));
         target.len().saturating_sub(written)
     }
 
@@ -428,6 +438,7 @@ impl Head<'_> {
 
 /// Moves a head of `len` bytes from `stack` to `heap` if it is not there yet, and
 /// makes `heap` `size` bytes long.
+#[allow(clippy::indexing_slicing)] // `len` is a head written into `stack`: within it.
 fn grow(stack: &[u8], heap: &mut Vec<u8>, len: usize, size: usize) {
     if heap.is_empty() {
         heap.reserve_exact(size);
@@ -440,9 +451,9 @@ fn grow(stack: &[u8], heap: &mut Vec<u8>, len: usize, size: usize) {
 /// (`GET /path HTTP/1.1`): the span between the line's first two spaces.
 fn request_target(head: &[u8]) -> Option<(usize, usize)> {
     let line_end = head.iter().position(|&b| b == b'\n')?;
-    let line = &head[..line_end];
-    let start = line.iter().position(|&b| b == b' ')? + 1;
-    let end = start + line[start..].iter().position(|&b| b == b' ')?;
+    let line = head.get(..line_end)?;
+    let start = line.iter().position(|&b| b == b' ')?.checked_add(1)?;
+    let end = start.checked_add(line.get(start..)?.iter().position(|&b| b == b' ')?)?;
     Some((start, end))
 }
 
@@ -468,7 +479,7 @@ fn wait_for_100(
     call: &mut Call<Await100>,
     host: &str,
 ) -> Result<()> {
-    let mut informational = 0;
+    let mut informational = 0usize;
     while call.can_keep_await_100() {
         if !buf.is_empty() {
             let used = call
@@ -477,7 +488,7 @@ fn wait_for_100(
             buf.consume(used);
             if used > 0 && call.can_keep_await_100() {
                 // A 1xx other than 100, skipped.
-                informational += 1;
+                informational = informational.saturating_add(1);
                 if informational > MAX_INFORMATIONAL {
                     return Err(too_many_informational(host));
                 }
@@ -504,6 +515,9 @@ fn too_many_informational(host: &str) -> Error {
     )
 }
 
+// `len` counts what ureq-proto wrote into `out` (never past its end), `used` what it
+// took of its input; `max` and `fits` are at most what is left of both.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 fn send_body(
     io: &mut impl Transport,
     mut call: Call<SendBody>,
@@ -666,7 +680,7 @@ fn recv_head(
     rules: HeadRules,
 ) -> Result<(Response<()>, RecvResponseResult)> {
     let max_head = rules.max;
-    let mut informational = 0;
+    let mut informational = 0usize;
     loop {
         if !buf.is_empty() {
             let (used, mut response) = call
@@ -693,7 +707,7 @@ fn recv_head(
                 return Ok((response, next));
             }
             if used > 0 {
-                informational += 1;
+                informational = informational.saturating_add(1);
                 if informational > MAX_INFORMATIONAL {
                     return Err(too_many_informational(host));
                 }

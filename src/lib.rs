@@ -146,6 +146,18 @@
 //! usual bundle paths).
 
 #![forbid(unsafe_code)]
+// No panic reachable from what a server sends or a caller gives: each `allow` of
+// these names the invariant that holds. Tests may unwrap.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
 
 #[macro_use]
 extern crate log;

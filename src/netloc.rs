@@ -64,6 +64,9 @@ impl Netloc {
     }
 
     /// The `Host` header for this netloc: the port only when it is not the default.
+    // A netloc's host comes from an `http::Uri`, whose authority holds visible ASCII
+    // only (`host_header_of_any_parsed_url_is_valid` tries every byte).
+    #[allow(clippy::expect_used)]
     pub fn host_header(&self) -> http::HeaderValue {
         let default_port = match self.scheme {
             Scheme::Http => 80,
@@ -155,7 +158,7 @@ impl fmt::Display for Redacted<'_> {
 /// word on where the authority ends, hide too much rather than too little.
 pub(crate) fn redact_str(url: &str) -> String {
     let (scheme, rest) = match url.find("://") {
-        Some(i) => url.split_at(i + 3),
+        Some(i) => url.split_at(i.saturating_add("://".len())),
         None => match url.strip_prefix("//") {
             Some(rest) => ("//", rest),
             None => ("", url),
@@ -207,6 +210,24 @@ mod tests {
 
     fn netloc(s: &str) -> Result<Netloc> {
         Netloc::from_uri(&s.parse().unwrap())
+    }
+
+    #[test]
+    fn host_header_of_any_parsed_url_is_valid() {
+        for b in 0..=u8::MAX {
+            let c = char::from(b);
+            for url in [
+                format!("http://a{c}b/"),
+                format!("https://a{c}b:8443/"),
+                format!("http://[::{c}1]/"),
+            ] {
+                if let Ok(uri) = url.parse::<Uri>() {
+                    if let Ok(n) = Netloc::from_uri(&uri) {
+                        let _ = n.host_header();
+                    }
+                }
+            }
+        }
     }
 
     #[test]

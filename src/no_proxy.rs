@@ -133,13 +133,13 @@ fn in_range(ip: IpAddr, net: IpAddr, prefix: u8) -> bool {
     match (ip, net) {
         (IpAddr::V4(ip), IpAddr::V4(net)) => {
             let mask = u32::MAX
-                .checked_shl(u32::from(IPV4_BITS - prefix))
+                .checked_shl(u32::from(IPV4_BITS.saturating_sub(prefix)))
                 .unwrap_or(0);
             u32::from(ip) & mask == u32::from(net) & mask
         }
         (IpAddr::V6(ip), IpAddr::V6(net)) => {
             let mask = u128::MAX
-                .checked_shl(u32::from(IPV6_BITS - prefix))
+                .checked_shl(u32::from(IPV6_BITS.saturating_sub(prefix)))
                 .unwrap_or(0);
             u128::from(ip) & mask == u128::from(net) & mask
         }

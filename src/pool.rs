@@ -95,7 +95,7 @@ impl Pool {
                     .iter()
                     .rposition(|c| c.key == *key)
                     .map(|i| idle.remove(i));
-                let taken = expired.len() + usize::from(found.is_some());
+                let taken = expired.len().saturating_add(usize::from(found.is_some()));
                 Counters::sub(&counters.idle_connections, taken as u64);
                 (found, expired)
             };
@@ -146,11 +146,9 @@ impl Pool {
             idle.push(conn);
             let same = idle.iter().filter(|c| c.key == key).count();
             if same > self.limits.max_idle_per_host {
-                let oldest = idle
-                    .iter()
-                    .position(|c| c.key == key)
-                    .expect("counted above");
-                evicted.push(idle.remove(oldest));
+                if let Some(oldest) = idle.iter().position(|c| c.key == key) {
+                    evicted.push(idle.remove(oldest));
+                }
             }
             if idle.len() > self.limits.max_idle {
                 evicted.push(idle.remove(0));

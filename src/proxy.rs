@@ -238,6 +238,13 @@ pub(crate) fn tunnel(
     Ok(())
 }
 
+// `i < len` by the loop, `i + 2 < len` checked before `i + 1` and `i + 2` are read;
+// two hex digits (each < 16) make at most 255.
+#[allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation
+)]
 fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());

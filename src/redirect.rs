@@ -82,7 +82,11 @@ pub(crate) fn target(base: &Uri, location: &str, host: &str) -> Result<Uri> {
     } else if location.starts_with('?') {
         format!("{base_scheme}://{base_authority}{}{location}", base.path())
     } else {
-        let dir = &base.path()[..base.path().rfind('/').map_or(0, |i| i + 1)];
+        let path = base.path();
+        let dir = path
+            .rfind('/')
+            .and_then(|i| path.get(..=i))
+            .unwrap_or_default();
         let dir = if dir.is_empty() { "/" } else { dir };
         let (path, query) = split_query(location);
         format!(
@@ -110,10 +114,12 @@ pub(crate) fn target(base: &Uri, location: &str, host: &str) -> Result<Uri> {
 }
 
 fn has_scheme(s: &str) -> bool {
-    match s.find(':') {
-        Some(i) if i > 0 => {
-            let scheme = &s[..i];
-            scheme.as_bytes()[0].is_ascii_alphabetic()
+    match s.split_once(':') {
+        Some((scheme, _)) => {
+            scheme
+                .bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphabetic())
                 && scheme
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
@@ -123,10 +129,9 @@ fn has_scheme(s: &str) -> bool {
 }
 
 fn split_query(s: &str) -> (&str, &str) {
-    match s.find('?') {
-        Some(i) => (&s[..i], &s[i..]),
-        None => (s, ""),
-    }
+    s.find('?')
+        .and_then(|i| s.split_at_checked(i))
+        .unwrap_or((s, ""))
 }
 
 /// Removes `.` and `..` segments from an absolute path.
@@ -134,7 +139,7 @@ fn remove_dots(path: &str) -> String {
     let mut out: Vec<&str> = Vec::new();
     let segments: Vec<&str> = path.split('/').skip(1).collect();
     for (i, seg) in segments.iter().enumerate() {
-        let last = i + 1 == segments.len();
+        let last = i.saturating_add(1) == segments.len();
         match *seg {
             "." => {
                 if last {

@@ -398,7 +398,7 @@ impl Reading {
             match self.read(&mut scratch) {
                 Ok(0) => break true,
                 Ok(n) => {
-                    total += n as u64;
+                    total = total.saturating_add(n as u64);
                     if total > DRAIN_LIMIT {
                         break false;
                     }

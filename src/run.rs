@@ -111,7 +111,7 @@ pub(crate) fn run(
                     let url = Redacted(&next.to).to_string().into();
                     return Err(Error::TooManyRedirects { limit, url });
                 }
-                hops += 1;
+                hops = hops.saturating_add(1);
                 follow(&mut parts, &mut body, next);
             }
         }

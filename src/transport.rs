@@ -54,6 +54,8 @@ struct Framing {
 const TLS_RECORD_HEADER: u8 = 5;
 
 impl Framing {
+    // `n` is at most `body_left`; `header_seen` goes back to 0 at 5.
+    #[allow(clippy::arithmetic_side_effects)]
     fn advance(&mut self, mut bytes: &[u8]) {
         while let [first, rest @ ..] = bytes {
             if self.body_left > 0 {
@@ -546,6 +548,7 @@ fn is_peer_gone(e: &io::Error) -> bool {
 /// first address cannot use up the time of the ones after it. An interrupted
 /// connect is not started over: std's `connect_timeout` polls for completion and
 /// retries the poll when a signal interrupts it.
+#[allow(clippy::arithmetic_side_effects)] // `i < addrs.len()`: `untried` is at least 1.
 fn connect_any(
     addrs: &[SocketAddr],
     budget: &mut Budget,

@@ -103,8 +103,9 @@ impl Part {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(file_error(path, e)),
             };
+            #[allow(clippy::indexing_slicing)] // `n` is what `File::read` put into `buf`.
             ctx.update(&buf[..n]);
-            held += n as u64;
+            held = held.saturating_add(n as u64);
         }
         // Shorter than its length said (changed under us): resume from what was hashed.
         self.len = held;

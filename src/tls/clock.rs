@@ -139,6 +139,9 @@ impl fmt::Display for Iso {
 }
 
 /// The date `days` after 1970-01-01: (year, month 1-12, day 1-31).
+// `days` is seconds (an i64) over 86 400, under 2^47 either way: every term stays
+// far inside i64 (the tests run it at i64::MIN and i64::MAX seconds).
+#[allow(clippy::arithmetic_side_effects)]
 fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + DAYS_0000_03_01_TO_EPOCH;
     let era = z.div_euclid(DAYS_PER_ERA);
@@ -159,6 +162,7 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 
 /// Days from 1970-01-01 to a date (year 0 to 9999, month 1-12, day 1-31; callers
 /// check the ranges, so nothing overflows).
+#[allow(clippy::arithmetic_side_effects)]
 pub(crate) fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let year = if month <= 2 { year - 1 } else { year };
     let era = year.div_euclid(400);

@@ -446,11 +446,10 @@ impl HostPattern {
     fn matches(&self, host: &str) -> bool {
         let host = without_trailing_dot(host);
         match self.0.strip_prefix("*.") {
-            Some(suffix) => {
-                host.len() > suffix.len() + 1
-                    && host.ends_with(suffix)
-                    && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
-            }
+            Some(suffix) => host
+                .strip_suffix(suffix)
+                .and_then(|rest| rest.strip_suffix('.'))
+                .is_some_and(|label| !label.is_empty()),
             None => self.0 == host,
         }
     }
@@ -810,8 +809,8 @@ fn new_state(
     clock: &Arc<Clock>,
 ) -> Result<PolicyState> {
     let provider = Arc::new(provider(&settings.ciphers));
-    let merged = if roots.len() == 1 {
-        roots[0].clone()
+    let merged = if let [only] = roots.as_slice() {
+        only.clone()
     } else {
         let mut all = rustls::RootCertStore::empty();
         for r in &roots {

@@ -104,6 +104,8 @@ fn element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
 
 /// A `Time` in seconds since the epoch: UTC, seconds given, `Z` (as RFC 5280
 /// requires of certificates).
+// Year of at most four digits, the other fields range-checked: no overflow.
+#[allow(clippy::arithmetic_side_effects)]
 fn time(tag: u8, text: &[u8]) -> Option<i64> {
     let (year, rest) = match tag {
         UTC_TIME => {
@@ -139,7 +141,8 @@ fn time(tag: u8, text: &[u8]) -> Option<i64> {
 /// Decimal digits (at most four, so no overflow) as a number.
 fn digits(text: &[u8]) -> Option<i64> {
     text.iter().try_fold(0i64, |n, &c| {
-        c.is_ascii_digit().then(|| n * 10 + i64::from(c - b'0'))
+        let digit = char::from(c).to_digit(10)?;
+        n.checked_mul(10)?.checked_add(i64::from(digit))
     })
 }
 
