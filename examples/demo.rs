@@ -11,7 +11,7 @@
 //! No network beyond loopback, no files, no setup.
 
 // The scriptable server of the integration tests (rustls on std threads).
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use std::error::Error;

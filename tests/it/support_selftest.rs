@@ -1,7 +1,7 @@
 //! Tests of the test support module itself, with raw sockets and a bare
 //! rustls client: no tinyhttps code involved.
 
-mod support;
+use crate::support;
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;

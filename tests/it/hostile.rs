@@ -1,7 +1,7 @@
 //! Misbehaving servers: each case is a clear error, or a documented acceptance that
 //! never puts the connection back in the pool.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};

@@ -2,7 +2,7 @@
 //! Connect (DNS and every address) and the TLS handshake are each one budget,
 //! however many waits they take.
 
-mod support;
+use crate::support;
 
 use std::io::{self, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};

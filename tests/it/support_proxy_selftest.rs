@@ -1,7 +1,7 @@
 //! Tests of the test proxy (`support::proxy`) itself, with raw sockets and
 //! the test server as upstream: no tinyhttps code involved.
 
-mod support;
+use crate::support;
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};

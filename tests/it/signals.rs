@@ -13,7 +13,7 @@
 // sigaction, pthread_kill and gettid: the signals under test.
 #![allow(unsafe_code)]
 
-mod support;
+use crate::support;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};

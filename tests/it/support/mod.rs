@@ -12,6 +12,9 @@
 // it; without this, every unused helper would be a warning in some file.
 #![allow(dead_code, unused_imports)]
 
+pub mod alloc;
+pub mod child;
+pub mod logs;
 pub mod message;
 pub mod pki;
 pub mod proxy;

@@ -1,6 +1,6 @@
 //! The connection pool: reuse, stale connections, retries, limits, threads.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::io::Read;
