@@ -10,7 +10,9 @@
 //!
 //! No network beyond loopback, no files, no setup.
 
-// The scriptable server of the integration tests (rustls on std threads).
+// The scriptable server of the integration tests (rustls on std threads); the demo
+// uses a small part of it.
+#[allow(dead_code, unused_imports)]
 #[path = "../tests/it/support/mod.rs"]
 mod support;
 

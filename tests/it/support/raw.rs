@@ -2,143 +2,62 @@
 //! express: the test needs the exact moment the server closed or sent something
 //! (to wait for that event instead of sleeping), or a server that does not read.
 //!
-//! [`RawServer::start`] accepts up to `connections` connections, one after the
-//! other, and hands each to the test's closure with its index; the closure does
-//! what it likes with the socket (see [`read_head`], [`respond`]) and reports
-//! events over its own channels. Dropping the server waits for the thread: the
-//! closure must end (they read with a timeout, see [`READ_LIMIT`]).
+//! [`RawServer::start`] hands each accepted connection, on a thread of its own, to
+//! the test's closure with its index; the closure does what it likes with the
+//! socket (see [`read_message`](super::read_message), [`respond`]) and reports
+//! events over its own channels. Its reads wait at most [`READ_LIMIT`]: dropping
+//! the server joins the threads, so the closures must end.
 
-use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rustls::{ServerConfig, ServerConnection};
 
-/// Longest wait of a raw server for a connection or a request: far beyond any
-/// test's needs, so that a client that never comes cannot hang the test.
+use super::service::Service;
+
+/// Longest wait of a raw server's reads: far beyond any test's needs, so that a
+/// client that never comes cannot hang the test.
 pub const READ_LIMIT: Duration = Duration::from_secs(20);
 
-/// A running raw server; its thread is joined on drop.
+/// A running raw server; stops when dropped.
 pub struct RawServer {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    service: Service,
 }
 
 impl RawServer {
-    /// Listens on 127.0.0.1 (any port) and serves `connections` connections, one at
-    /// a time, with `serve(index, socket)`.
-    pub fn start(
-        connections: usize,
-        serve: impl Fn(usize, TcpStream) + Send + 'static,
-    ) -> RawServer {
-        let any = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-        RawServer::start_on(any, connections, serve).expect("bind 127.0.0.1:0")
+    /// Listens on 127.0.0.1 (any port) and serves each connection with
+    /// `serve(index from 0, socket)`.
+    pub fn start(serve: impl Fn(usize, TcpStream) + Send + Sync + 'static) -> RawServer {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        RawServer::start_on(any, serve).expect("bind 127.0.0.1:0")
     }
 
     /// Like [`start`](Self::start), listening on `addr` (e.g. 127.0.0.3 and a port
     /// another listener has on 127.0.0.2).
     pub fn start_on(
         addr: SocketAddr,
-        connections: usize,
-        serve: impl Fn(usize, TcpStream) + Send + 'static,
+        serve: impl Fn(usize, TcpStream) + Send + Sync + 'static,
     ) -> io::Result<RawServer> {
-        let listener = TcpListener::bind(addr)?;
-        let addr = listener.local_addr()?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = thread::spawn(move || {
-            for index in 0..connections {
-                let Some(sock) = accept(&listener, &flag) else {
-                    return;
-                };
-                sock.set_read_timeout(Some(READ_LIMIT))
-                    .expect("read timeout");
-                serve(index, sock);
-            }
-        });
-        Ok(RawServer {
-            addr,
-            stop,
-            thread: Some(thread),
-        })
+        let service = Service::start_on(addr, "raw test server", move |_, sock, index| {
+            sock.set_read_timeout(Some(READ_LIMIT))?;
+            serve(index, sock);
+            Ok(())
+        })?;
+        Ok(RawServer { service })
     }
 
     /// The listening port.
     pub fn port(&self) -> u16 {
-        self.addr.port()
+        self.service.addr().port()
     }
 
     /// `http://127.0.0.1:{port}{path}`.
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port())
     }
-}
-
-impl Drop for RawServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            if thread.join().is_err() && !thread::panicking() {
-                panic!("raw test server thread panicked");
-            }
-        }
-    }
-}
-
-/// The next connection, or None once the server is stopping or after [`READ_LIMIT`].
-fn accept(listener: &TcpListener, stop: &AtomicBool) -> Option<TcpStream> {
-    listener
-        .set_nonblocking(true)
-        .expect("non-blocking listener");
-    let deadline = Instant::now() + READ_LIMIT;
-    while !stop.load(Ordering::SeqCst) && Instant::now() < deadline {
-        match listener.accept() {
-            Ok((sock, _)) => {
-                sock.set_nonblocking(false).expect("blocking socket");
-                return Some(sock);
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                thread::sleep(Duration::from_millis(5));
-            }
-            Err(e) => panic!("raw test server: accept failed: {e}"),
-        }
-    }
-    None
-}
-
-/// Reads one request head (through the blank line) and, if it has a
-/// `content-length`, that many body bytes. None if the client closed first.
-/// `sock` may be a [`rustls::Stream`] for TLS.
-pub fn read_request(sock: &mut impl Read) -> Option<Vec<u8>> {
-    let mut data = Vec::new();
-    let mut chunk = [0u8; 16 * 1024];
-    let head_end = loop {
-        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-            break end + 4;
-        }
-        match sock.read(&mut chunk) {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => data.extend_from_slice(&chunk[..n]),
-        }
-    };
-    let head = String::from_utf8_lossy(&data[..head_end]).to_ascii_lowercase();
-    let length: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
-    while data.len() < head_end + length {
-        match sock.read(&mut chunk) {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => data.extend_from_slice(&chunk[..n]),
-        }
-    }
-    Some(data)
 }
 
 /// Writes a `200 OK` with this body and a Content-Length (`sock` may be a
