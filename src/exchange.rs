@@ -19,6 +19,9 @@ use ureq_proto::BodyMode;
 use crate::deadline::ShortWait;
 use crate::error::{Error, Framing, Result};
 
+#[cfg(any(test, fuzzing))]
+pub(crate) mod scripted;
+
 /// Bytes of request head (and small body) assembled on the stack before the first
 /// write. Every ordinary REST request fits, so it leaves in one `write` and one TLS
 /// record, with no heap allocation; a larger head (a JWT, a presigned URL) is
@@ -799,108 +802,4 @@ pub(crate) fn finish_bodyless(next: RecvResponseResult, buf: &RecvBuf) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A GET of `path` on `http://h.example` with an `x-big` header of `len` bytes.
-    fn call_with(path: &str, len: usize) -> Call<SendRequest> {
-        let mut request = http::Request::new(());
-        *request.uri_mut() = format!("http://h.example{path}").parse().unwrap();
-        let value = "v".repeat(len).parse().unwrap();
-        request.headers_mut().insert("x-big", value);
-        Call::new(request).unwrap().proceed()
-    }
-
-    /// The head ureq-proto writes for `call_with(path, len)`, in origin form.
-    fn reference(path: &str, len: usize) -> Vec<u8> {
-        let mut out = vec![0u8; len + 1024];
-        let n = call_with(path, len).write(&mut out).unwrap();
-        out.truncate(n);
-        out
-    }
-
-    fn head<'a>(absolute_target: Option<&'a str>, max: usize) -> Head<'a> {
-        Head {
-            absolute_target,
-            max,
-            host: "h.example:80",
-        }
-    }
-
-    #[test]
-    fn head_that_fits_the_stack_buffer_allocates_nothing() {
-        let expected = reference("/a", 10);
-        let len = 10 + SEND_BUFFER - expected.len();
-        let expected = reference("/a", len);
-        assert_eq!(expected.len(), SEND_BUFFER);
-        let (mut stack, mut heap) = ([0u8; SEND_BUFFER], Vec::new());
-        let mut call = call_with("/a", len);
-        let n = head(None, SEND_BUFFER).write(&mut call, &mut stack, &mut heap);
-        assert_eq!(&stack[..n.unwrap()], expected);
-        assert_eq!(heap.capacity(), 0, "no heap buffer");
-    }
-
-    #[test]
-    fn larger_head_is_assembled_whole_on_the_heap() {
-        for len in [5000, 16_000, 40_000] {
-            let expected = reference("/a", len);
-            let (mut stack, mut heap) = ([0u8; SEND_BUFFER], Vec::new());
-            let mut call = call_with("/a", len);
-            let n = head(None, 64 * 1024).write(&mut call, &mut stack, &mut heap);
-            assert_eq!(&heap[..n.unwrap()], expected, "{len}");
-            assert!(heap.len() <= 64 * 1024);
-            assert!(call.can_proceed());
-        }
-    }
-
-    #[test]
-    fn absolute_form_replaces_the_target_and_may_move_the_head_to_the_heap() {
-        let target = "http://h.example/a?b";
-        for len in [10, 4040, 6000] {
-            let origin = reference("/a?b", len);
-            let mut expected = b"GET http://h.example/a?b".to_vec();
-            expected.extend_from_slice(&origin[b"GET /a?b".len()..]);
-            let (mut stack, mut heap) = ([0u8; SEND_BUFFER], Vec::new());
-            let mut call = call_with("/a?b", len);
-            let n = head(Some(target), 64 * 1024).write(&mut call, &mut stack, &mut heap);
-            let out: &[u8] = if heap.is_empty() { &stack } else { &heap };
-            assert_eq!(&out[..n.unwrap()], expected, "{len}");
-        }
-    }
-
-    #[test]
-    fn head_above_the_limit_is_refused_with_its_exact_size() {
-        let cases = [
-            (None, 5000, 4096),
-            (None, 70_000, 64 * 1024),
-            (Some("http://h.example/a"), 70_000, 64 * 1024),
-            // Fits in origin form; the absolute form tips it over.
-            (
-                Some("http://h.example/a"),
-                5000,
-                reference("/a", 5000).len() + 1,
-            ),
-        ];
-        for (target, len, max) in cases {
-            let growth = target.map_or(0, |t| t.len() - "/a".len());
-            let size = reference("/a", len).len() + growth;
-            let (mut stack, mut heap) = ([0u8; SEND_BUFFER], Vec::new());
-            let mut call = call_with("/a", len);
-            let err = head(target, max)
-                .write(&mut call, &mut stack, &mut heap)
-                .unwrap_err()
-                .to_string();
-            let expected = format!("request head is {size} bytes, above the limit of {max}");
-            assert!(err.contains(&expected), "{err}");
-            assert!(err.contains("h.example:80"), "{err}");
-        }
-    }
-
-    #[test]
-    fn request_target_is_found_between_the_first_two_spaces() {
-        let head = b"GET /a?b HTTP/1.1\r\nhost: x\r\n\r\n";
-        assert_eq!(request_target(head), Some((4, 8)));
-        assert_eq!(request_target(b"GET /a HTTP/1.1"), None, "no line end");
-        assert_eq!(request_target(b"GET\r\n"), None);
-    }
-}
+mod tests;

@@ -1,6 +1,6 @@
 //! The connection pool: reuse, stale connections, retries, limits, threads.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -68,8 +68,8 @@ fn pause_longer_than_the_servers_keepalive_gets_a_fresh_connection() {
     // The server answers, then closes the idle connection (its keep-alive timeout)
     // and says so; only then does the client send its next request.
     let (closed_tx, closed_rx) = mpsc::channel();
-    let server = RawServer::start(2, move |_, mut sock| {
-        if raw::read_request(&mut sock).is_some() {
+    let server = RawServer::start(move |_, mut sock| {
+        if support::read_message(&mut sock).is_ok() {
             let _ = raw::respond(&mut sock, b"hi");
         }
         drop(sock);

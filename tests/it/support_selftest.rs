@@ -1,7 +1,7 @@
 //! Tests of the test support module itself, with raw sockets and a bare
 //! rustls client: no tinyhttps code involved.
 
-mod support;
+use crate::support;
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -16,8 +16,8 @@ use rustls::{
 };
 
 use support::{
-    pki_and_https, temp_dir, wait_until, Options, Pki, Reply, Server, Step, TlsOptions,
-    SERVER_NAMES,
+    pki_and_https, read_message, read_until_end, temp_dir, wait_until, Options, Pki, Reply, Server,
+    Step, TlsOptions, SERVER_NAMES,
 };
 
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -56,37 +56,6 @@ fn tls_connect(server: &Server, config: &Arc<ClientConfig>) -> TlsStream {
     StreamOwned::new(conn, tcp_connect(server))
 }
 
-/// Reads one response with a Content-Length body: (head, body).
-fn read_response(stream: &mut impl Read) -> (String, Vec<u8>) {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        stream.read_exact(&mut byte).unwrap();
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8(head).unwrap();
-    let length = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length: "))
-        .map_or(0, |v| v.trim().parse().unwrap());
-    let mut body = vec![0u8; length];
-    stream.read_exact(&mut body).unwrap();
-    (head, body)
-}
-
-/// Reads until the stream ends: (bytes, how it ended).
-fn read_until_end(stream: &mut impl Read) -> (Vec<u8>, io::Result<()>) {
-    let mut data = Vec::new();
-    let mut chunk = [0u8; 1024];
-    loop {
-        match stream.read(&mut chunk) {
-            Ok(0) => return (data, Ok(())),
-            Ok(n) => data.extend_from_slice(&chunk[..n]),
-            Err(e) => return (data, Err(e)),
-        }
-    }
-}
-
 fn get(path: &str) -> Vec<u8> {
     format!("GET {path} HTTP/1.1\r\nhost: localhost\r\n\r\n").into_bytes()
 }
@@ -98,7 +67,7 @@ fn plain_server_records_request_and_answers_with_content_length() {
     let mut sock = tcp_connect(&server);
     sock.write_all(b"GET /a?b=1 HTTP/1.1\r\nHost: example\r\nX-Test:  Yes \r\n\r\n")
         .unwrap();
-    let (head, body) = read_response(&mut sock);
+    let (head, body) = read_message(&mut sock).unwrap();
     assert_eq!(head, "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n");
     assert_eq!(body, b"hello");
 
@@ -128,7 +97,7 @@ fn tls_server_counts_full_then_resumed_handshakes() {
         for expected in [HandshakeKind::Full, HandshakeKind::Resumed] {
             let mut stream = tls_connect(&server, &config);
             stream.write_all(&get("/")).unwrap();
-            let (_, body) = read_response(&mut stream);
+            let (_, body) = read_message(&mut stream).unwrap();
             assert_eq!(body, b"hi");
             assert_eq!(stream.conn.handshake_kind(), Some(expected));
         }
@@ -158,7 +127,7 @@ fn chunked_request_body_is_recorded_dechunked() {
           5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nx-trailer: t\r\n\r\n",
     )
     .unwrap();
-    let (_, body) = read_response(&mut sock);
+    let (_, body) = read_message(&mut sock).unwrap();
     assert_eq!(body, b"hello world");
     let r = &server.requests()[0];
     assert!(r.is_chunked());
@@ -172,7 +141,7 @@ fn keep_alive_serves_two_requests_on_one_connection() {
     let mut stream = tls_connect(&server, &config);
     for path in ["/one", "/two"] {
         stream.write_all(&get(path)).unwrap();
-        let (_, body) = read_response(&mut stream);
+        let (_, body) = read_message(&mut stream).unwrap();
         assert_eq!(body, path.as_bytes());
     }
     let requests = server.requests();
@@ -258,7 +227,7 @@ fn client_certificate_is_required_when_client_ca_is_set() {
     let with_cert = client_config(&pki, &tls13, Some(&identity));
     let mut stream = tls_connect(&server, &with_cert);
     stream.write_all(&get("/")).unwrap();
-    let (_, body) = read_response(&mut stream);
+    let (_, body) = read_message(&mut stream).unwrap();
     assert_eq!(body, b"welcome");
     let info = server.requests()[0].tls.clone().unwrap();
     assert_eq!(info.client_cert.as_ref(), Some(&identity.chain[0]));
@@ -272,10 +241,10 @@ fn expect_continue_gets_an_interim_response_unless_answered_before_body() {
     let server = Server::http(|r| Reply::ok(&r.body));
     let mut sock = tcp_connect(&server);
     sock.write_all(request).unwrap();
-    let (head, _) = read_response(&mut sock);
+    let (head, _) = read_message(&mut sock).unwrap();
     assert_eq!(head, "HTTP/1.1 100 Continue\r\n\r\n");
     sock.write_all(b"data").unwrap();
-    let (head, body) = read_response(&mut sock);
+    let (head, body) = read_message(&mut sock).unwrap();
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"));
     assert_eq!(body, b"data");
 

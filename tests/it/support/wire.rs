@@ -1,6 +1,7 @@
-//! One server-side connection: plain TCP or rustls over TCP, with a receive
-//! buffer and the small reads the HTTP parser needs. Every blocking read
-//! polls (socket read timeout) so the connection notices when the server stops.
+//! One server-side connection of the test server or the proxy: plain TCP or rustls
+//! over TCP, with a receive buffer and the reads the HTTP parser needs. Every
+//! blocking read polls (socket read timeout) so the connection notices when its
+//! server stops.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -9,12 +10,16 @@ use std::time::{Duration, Instant};
 
 use rustls::ServerConnection;
 
+use super::message::{chunk_size, find, head_end, invalid};
+
 /// How long a blocking read waits before looking at the stop flag again.
 pub(crate) const POLL: Duration = Duration::from_millis(100);
-/// Longest request head (and chunk-size line) accepted.
-pub(crate) const MAX_HEAD: usize = 64 * 1024;
-/// How long a closing connection keeps reading (and discarding) what the
-/// client still sends, so the close is a FIN and not a reset.
+/// Longest head (and chunk-size line) accepted.
+const MAX_HEAD: usize = 64 * 1024;
+/// How long a write may block (a peer that does not read).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a closing connection keeps reading what the peer still sends, so the
+/// close is a FIN and not a reset.
 const LINGER: Duration = Duration::from_secs(1);
 
 pub(crate) struct Wire<'a> {
@@ -29,14 +34,15 @@ pub(crate) fn stopping() -> io::Error {
     io::Error::new(io::ErrorKind::Interrupted, "test server stopping")
 }
 
-fn is_timeout(e: &io::Error) -> bool {
+/// A read that ran out of its poll interval (or was interrupted).
+pub(crate) fn is_timeout(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
     )
 }
 
-/// Errors that just mean "the client went away".
+/// Errors that just mean "the peer went away".
 pub(crate) fn is_disconnect(e: &io::Error) -> bool {
     matches!(
         e.kind(),
@@ -47,15 +53,20 @@ pub(crate) fn is_disconnect(e: &io::Error) -> bool {
     )
 }
 
+/// Polls `sock`'s reads every [`POLL`], bounds its writes, sends segments at once.
+pub(crate) fn configure(sock: &TcpStream) -> io::Result<()> {
+    sock.set_read_timeout(Some(POLL))?;
+    sock.set_write_timeout(Some(WRITE_TIMEOUT))?;
+    sock.set_nodelay(true)
+}
+
 impl<'a> Wire<'a> {
     pub(crate) fn new(
         sock: TcpStream,
         tls: Option<ServerConnection>,
         stop: &'a AtomicBool,
     ) -> io::Result<Wire<'a>> {
-        sock.set_read_timeout(Some(POLL))?;
-        sock.set_write_timeout(Some(Duration::from_secs(30)))?;
-        sock.set_nodelay(true)?;
+        configure(&sock)?;
         let tls = tls.map(|mut conn| {
             conn.set_buffer_limit(None);
             Box::new(conn)
@@ -68,7 +79,7 @@ impl<'a> Wire<'a> {
         })
     }
 
-    fn stopped(&self) -> bool {
+    pub(crate) fn stopped(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
     }
 
@@ -102,44 +113,62 @@ impl<'a> Wire<'a> {
         self.tls.as_deref()
     }
 
-    /// Reads more bytes into the buffer. Ok(0) = clean end of stream
-    /// (TCP FIN for plain, close_notify for TLS); a TLS end without
-    /// close_notify is Err(UnexpectedEof).
-    fn fill(&mut self) -> io::Result<usize> {
+    /// Whether received bytes wait to be read.
+    pub(crate) fn has_buffered(&self) -> bool {
+        !self.buf.is_empty()
+    }
+
+    /// The socket and the bytes received but not read (a plain connection that
+    /// becomes a tunnel).
+    pub(crate) fn into_parts(self) -> (TcpStream, Vec<u8>) {
+        (self.sock, self.buf)
+    }
+
+    /// One read into the buffer, waiting at most one poll interval. Some(0) = clean
+    /// end of stream (TCP FIN for plain, close_notify for TLS; a TLS end without
+    /// close_notify is Err(UnexpectedEof)), None = nothing arrived in time.
+    pub(crate) fn try_fill(&mut self) -> io::Result<Option<usize>> {
         let mut chunk = [0u8; 16 * 1024];
+        let res = match self.tls.as_deref_mut() {
+            None => self.sock.read(&mut chunk),
+            Some(conn) => read_plaintext(conn, &mut self.sock, &mut chunk),
+        };
+        match res {
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                Ok(Some(n))
+            }
+            Err(e) if is_timeout(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Reads more bytes into the buffer, waiting until some arrive. Ok(0) = end of
+    /// stream.
+    fn fill(&mut self) -> io::Result<usize> {
         loop {
-            let res = match self.tls.as_deref_mut() {
-                None => self.sock.read(&mut chunk),
-                Some(conn) => read_plaintext(conn, &mut self.sock, &mut chunk),
-            };
-            match res {
-                Ok(n) => {
-                    self.buf.extend_from_slice(&chunk[..n]);
-                    return Ok(n);
-                }
-                Err(e) if is_timeout(&e) => {
-                    if self.stopped() {
-                        return Err(stopping());
-                    }
-                }
-                Err(e) => return Err(e),
+            if let Some(n) = self.try_fill()? {
+                return Ok(n);
+            }
+            if self.stopped() {
+                return Err(stopping());
             }
         }
     }
 
-    /// The next request head, through its blank line. None if the client
-    /// closed (or the server stopped) before sending anything more.
+    /// The next head, through its blank line. None if the peer closed (or the
+    /// server stopped) before sending anything more.
     pub(crate) fn read_head(&mut self) -> io::Result<Option<Vec<u8>>> {
         loop {
             // RFC 9112 2.2: ignore empty lines before a request line.
             while self.buf.starts_with(b"\r\n") {
                 self.buf.drain(..2);
             }
-            if let Some(end) = find(&self.buf, b"\r\n\r\n") {
-                return Ok(Some(self.buf.drain(..end + 4).collect()));
+            if let Some(end) = head_end(&self.buf) {
+                return Ok(Some(self.buf.drain(..end).collect()));
             }
             if self.buf.len() > MAX_HEAD {
-                return Err(super::message::invalid("request head too large".into()));
+                return Err(invalid("head too large".into()));
             }
             let idle = self.buf.is_empty();
             match self.fill() {
@@ -163,7 +192,7 @@ impl<'a> Wire<'a> {
     }
 
     /// One line, without its CRLF.
-    pub(crate) fn read_line(&mut self) -> io::Result<Vec<u8>> {
+    fn read_line(&mut self) -> io::Result<Vec<u8>> {
         loop {
             if let Some(end) = find(&self.buf, b"\r\n") {
                 let mut line: Vec<u8> = self.buf.drain(..end + 2).collect();
@@ -171,10 +200,69 @@ impl<'a> Wire<'a> {
                 return Ok(line);
             }
             if self.buf.len() > MAX_HEAD {
-                return Err(super::message::invalid("line too long".into()));
+                return Err(invalid("line too long".into()));
             }
             if self.fill()? == 0 {
                 return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+    }
+
+    /// A chunked body: returns its data (trailers dropped), and hands every byte as
+    /// received (size lines, data, trailers) to `relay`, a chunk at a time.
+    pub(crate) fn read_chunked(
+        &mut self,
+        mut relay: impl FnMut(&[u8]) -> io::Result<()>,
+    ) -> io::Result<Vec<u8>> {
+        let mut body = Vec::new();
+        let mut line_out = |line: &[u8]| relay(&[line, b"\r\n"].concat());
+        loop {
+            let line = self.read_line()?;
+            line_out(&line)?;
+            let size = usize::try_from(chunk_size(&line)?).map_err(io::Error::other)?;
+            if size == 0 {
+                loop {
+                    let trailer = self.read_line()?;
+                    line_out(&trailer)?;
+                    if trailer.is_empty() {
+                        return Ok(body);
+                    }
+                }
+            }
+            let data = self.read_exact(size)?;
+            if !self.read_line()?.is_empty() {
+                return Err(invalid("chunk not followed by CRLF".into()));
+            }
+            line_out(&data)?;
+            body.extend_from_slice(&data);
+        }
+    }
+
+    /// Copies exactly `n` bytes to `to`, as they arrive.
+    pub(crate) fn relay_exact(&mut self, n: u64, to: &mut impl Write) -> io::Result<()> {
+        let mut left = n;
+        while left > 0 {
+            if self.buf.is_empty() && self.fill()? == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            let take = self
+                .buf
+                .len()
+                .min(usize::try_from(left).unwrap_or(usize::MAX));
+            to.write_all(&self.buf[..take])?;
+            self.buf.drain(..take);
+            left -= take as u64;
+        }
+        Ok(())
+    }
+
+    /// Copies everything to `to` until the end of stream.
+    pub(crate) fn relay_to_end(&mut self, to: &mut impl Write) -> io::Result<()> {
+        loop {
+            to.write_all(&self.buf)?;
+            self.buf.clear();
+            if self.fill()? == 0 {
+                return Ok(());
             }
         }
     }
@@ -204,37 +292,14 @@ impl<'a> Wire<'a> {
         Ok(())
     }
 
-    /// Closes our sending side (FIN), then reads and discards what the
-    /// client still sends, for at most [`LINGER`], so the socket closes
-    /// without a reset that could destroy a reply still in flight.
-    pub(crate) fn finish(&mut self) {
-        let _ = self.sock.shutdown(Shutdown::Write);
-        let deadline = Instant::now() + LINGER;
-        let mut scratch = [0u8; 4096];
-        while Instant::now() < deadline && !self.stopped() {
-            match self.sock.read(&mut scratch) {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(e) if is_timeout(&e) => {}
-                Err(_) => break,
-            }
-        }
-    }
-
     /// Pulls in what has already arrived, without waiting, and returns how many
     /// bytes are received but not yet read as part of a request.
     pub(crate) fn buffered_now(&mut self) -> io::Result<usize> {
         self.sock.set_nonblocking(true)?;
-        let mut chunk = [0u8; 16 * 1024];
         let result = loop {
-            let res = match self.tls.as_deref_mut() {
-                None => self.sock.read(&mut chunk),
-                Some(conn) => read_plaintext(conn, &mut self.sock, &mut chunk),
-            };
-            match res {
-                Ok(0) => break Ok(()),
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(()),
+            match self.try_fill() {
+                Ok(Some(n)) if n > 0 => {}
+                Ok(_) => break Ok(()),
                 Err(e) => break Err(e),
             }
         };
@@ -242,25 +307,30 @@ impl<'a> Wire<'a> {
         result.map(|()| self.buf.len())
     }
 
-    /// Like [`finish`](Self::finish), but keeps what the client still sends
-    /// (plaintext), with what was already buffered, instead of discarding it.
-    pub(crate) fn finish_collecting(&mut self) -> Vec<u8> {
+    /// Closes our sending side (FIN), then reads what the peer still sends, for at
+    /// most [`LINGER`], so the socket closes without a reset that could destroy a
+    /// reply still in flight. Returns that (plaintext), with what was buffered.
+    pub(crate) fn finish(&mut self) -> Vec<u8> {
         let _ = self.sock.shutdown(Shutdown::Write);
         let deadline = Instant::now() + LINGER;
-        let mut chunk = [0u8; 4096];
         while Instant::now() < deadline && !self.stopped() {
-            let res = match self.tls.as_deref_mut() {
-                None => self.sock.read(&mut chunk),
-                Some(conn) => read_plaintext(conn, &mut self.sock, &mut chunk),
-            };
-            match res {
-                Ok(0) => break,
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e) if is_timeout(&e) => {}
-                Err(_) => break,
+            match self.try_fill() {
+                Ok(Some(0)) | Err(_) => break,
+                Ok(_) => {}
             }
         }
         std::mem::take(&mut self.buf)
+    }
+}
+
+/// Sends (and flushes) each write: what the proxy relays to a client or upstream.
+impl Write for Wire<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.send(bytes).map(|()| bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -288,8 +358,4 @@ fn read_plaintext(
             return Err(io::Error::new(io::ErrorKind::InvalidData, e));
         }
     }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }

@@ -8,24 +8,25 @@
 //!
 //! The most used names are re-exported here.
 
-// Each test file compiles its own copy of this module and uses only part of
-// it; without this, every unused helper would be a warning in some file.
-#![allow(dead_code, unused_imports)]
-
+pub mod alloc;
 pub mod child;
+pub mod logs;
 pub mod message;
 pub mod pki;
 pub mod proxy;
 pub mod ranged;
 pub mod raw;
 pub mod server;
+mod service;
 mod wire;
 
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+pub use message::{head_end, read_head, read_message, read_until_end};
 pub use pki::{temp_dir, Identity, Pki};
-pub use proxy::{basic_auth, Proxy, ProxyOptions, ProxyRequest};
-pub use server::{Options, Reply, Request, Server, Step, TlsInfo, TlsOptions};
+pub use proxy::{basic_auth, Proxy, ProxyOptions};
+pub use server::{Options, Reply, Request, Server, Step, TlsOptions};
 
 /// Server names in the default server certificate.
 pub const SERVER_NAMES: &[&str] = &["localhost", "127.0.0.1"];
@@ -65,4 +66,9 @@ pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> boo
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Locks `m`, also after a panic of another holder (a test that failed).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }

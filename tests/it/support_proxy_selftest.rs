@@ -1,13 +1,16 @@
 //! Tests of the test proxy (`support::proxy`) itself, with raw sockets and
 //! the test server as upstream: no tinyhttps code involved.
 
-mod support;
+use crate::support;
 
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
-use support::{basic_auth, wait_until, Proxy, ProxyOptions, Reply, Server, Step};
+use support::{
+    basic_auth, read_head, read_message, read_until_end, wait_until, Proxy, ProxyOptions, Reply,
+    Server, Step,
+};
 
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -15,43 +18,6 @@ fn connect(proxy: &Proxy) -> TcpStream {
     let sock = TcpStream::connect(proxy.addr()).unwrap();
     sock.set_read_timeout(Some(CLIENT_TIMEOUT)).unwrap();
     sock
-}
-
-/// Reads one head, through its blank line.
-fn read_head(stream: &mut impl Read) -> String {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        stream.read_exact(&mut byte).unwrap();
-        head.push(byte[0]);
-    }
-    String::from_utf8(head).unwrap()
-}
-
-/// Reads one response with a Content-Length body (or none): (head, body).
-fn read_response(stream: &mut impl Read) -> (String, Vec<u8>) {
-    let head = read_head(stream);
-    let length = head
-        .lines()
-        .filter_map(|l| l.split_once(':'))
-        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
-        .map_or(0, |(_, v)| v.trim().parse().unwrap());
-    let mut body = vec![0u8; length];
-    stream.read_exact(&mut body).unwrap();
-    (head, body)
-}
-
-/// Reads until the stream ends: (bytes, how it ended).
-fn read_until_end(stream: &mut impl Read) -> (Vec<u8>, io::Result<()>) {
-    let mut data = Vec::new();
-    let mut chunk = [0u8; 1024];
-    loop {
-        match stream.read(&mut chunk) {
-            Ok(0) => return (data, Ok(())),
-            Ok(n) => data.extend_from_slice(&chunk[..n]),
-            Err(e) => return (data, Err(e)),
-        }
-    }
 }
 
 fn connect_request(target: &str, extra: &str) -> Vec<u8> {
@@ -72,13 +38,13 @@ fn connect_tunnel_carries_keep_alive_requests_and_relays_the_end_of_stream() {
     let mut sock = connect(&proxy);
     sock.write_all(&connect_request(&target, "")).unwrap();
     assert_eq!(
-        read_head(&mut sock),
+        read_head(&mut sock).unwrap(),
         "HTTP/1.1 200 Connection established\r\n\r\n"
     );
     for path in ["/one", "/two"] {
         sock.write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes())
             .unwrap();
-        let (head, body) = read_response(&mut sock);
+        let (head, body) = read_message(&mut sock).unwrap();
         assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
         assert_eq!(body, format!("GET {path} ").as_bytes());
     }
@@ -112,7 +78,7 @@ fn tunnel_relays_the_upstream_close_to_the_client() {
         "",
     ))
     .unwrap();
-    read_head(&mut sock);
+    read_head(&mut sock).unwrap();
     sock.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
         .unwrap();
     let (data, end) = read_until_end(&mut sock);
@@ -135,19 +101,19 @@ fn absolute_form_requests_are_forwarded_in_origin_form_on_one_client_connection(
         "GET {base}/path?q=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nProxy-Connection: keep-alive\r\nX-Test: Yes\r\n\r\n"
     );
     sock.write_all(get.as_bytes()).unwrap();
-    let (_, body) = read_response(&mut sock);
+    let (_, body) = read_message(&mut sock).unwrap();
     assert_eq!(body, b"GET /path?q=1 ");
 
     let post = format!("POST {base}/post HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
     sock.write_all(post.as_bytes()).unwrap();
-    let (_, body) = read_response(&mut sock);
+    let (_, body) = read_message(&mut sock).unwrap();
     assert_eq!(body, b"POST /post hello");
 
     let chunked_post = format!(
         "PUT {base}/put HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\nx-t: 1\r\n\r\n"
     );
     sock.write_all(chunked_post.as_bytes()).unwrap();
-    let (_, body) = read_response(&mut sock);
+    let (_, body) = read_message(&mut sock).unwrap();
     assert_eq!(body, b"PUT /put abcde");
 
     // A chunked response is relayed byte for byte, trailers included.
@@ -161,7 +127,7 @@ fn absolute_form_requests_are_forwarded_in_origin_form_on_one_client_connection(
     // HEAD: no body read even though the response announces a length.
     sock.write_all(format!("HEAD {base}/h HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
         .unwrap();
-    let head = read_head(&mut sock);
+    let head = read_head(&mut sock).unwrap();
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"));
 
     let requests = upstream.requests();
@@ -210,9 +176,12 @@ fn expect_continue_is_relayed_through_the_forwarding_path() {
         upstream.port()
     );
     sock.write_all(put.as_bytes()).unwrap();
-    assert_eq!(read_head(&mut sock), "HTTP/1.1 100 Continue\r\n\r\n");
+    assert_eq!(
+        read_head(&mut sock).unwrap(),
+        "HTTP/1.1 100 Continue\r\n\r\n"
+    );
     sock.write_all(b"data").unwrap();
-    let (head, body) = read_response(&mut sock);
+    let (head, body) = read_message(&mut sock).unwrap();
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"));
     assert_eq!(body, b"data");
 }
@@ -252,7 +221,7 @@ fn credentials_are_required_when_configured_and_not_forwarded() {
     let mut sock = connect(&proxy);
     sock.write_all(&connect_request(&target, &good)).unwrap();
     assert_eq!(
-        read_head(&mut sock),
+        read_head(&mut sock).unwrap(),
         "HTTP/1.1 200 Connection established\r\n\r\n"
     );
     assert_eq!(proxy.tunnels(), 1);
@@ -261,7 +230,7 @@ fn credentials_are_required_when_configured_and_not_forwarded() {
     let mut sock = connect(&proxy);
     let get = format!("GET http://{target}/a HTTP/1.1\r\nHost: x\r\n{good}\r\n");
     sock.write_all(get.as_bytes()).unwrap();
-    let (_, body) = read_response(&mut sock);
+    let (_, body) = read_message(&mut sock).unwrap();
     assert_eq!(body, b"GET /a ");
     let requests = upstream.requests();
     assert_eq!(requests.len(), 1);
@@ -326,7 +295,7 @@ fn dropping_the_proxy_with_an_open_tunnel_returns_quickly() {
         "",
     ))
     .unwrap();
-    read_head(&mut sock);
+    read_head(&mut sock).unwrap();
     sock.write_all(b"GET /slow HTTP/1.1\r\nhost: x\r\n\r\n")
         .unwrap();
     assert!(wait_until(Duration::from_secs(10), || upstream

@@ -1,7 +1,7 @@
 //! Misbehaving servers: each case is a clear error, or a documented acceptance that
 //! never puts the connection back in the pool.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -78,8 +78,8 @@ fn bytes_sent_unasked_to_an_idle_connection_get_it_discarded() {
     let (read_tx, read_rx) = mpsc::channel::<()>();
     let (sent_tx, sent_rx) = mpsc::channel();
     let read_rx = Mutex::new(read_rx);
-    let server = RawServer::start(2, move |index, mut sock| {
-        if raw::read_request(&mut sock).is_none() {
+    let server = RawServer::start(move |index, mut sock| {
+        if support::read_message(&mut sock).is_err() {
             return;
         }
         let _ = raw::respond(&mut sock, b"ok");
@@ -90,7 +90,7 @@ fn bytes_sent_unasked_to_an_idle_connection_get_it_discarded() {
             let _ = read_rx.lock().unwrap().recv_timeout(raw::READ_LIMIT);
             let _ = sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nforged");
             let _ = sent_tx.send(());
-            let _ = raw::read_request(&mut sock);
+            let _ = support::read_message(&mut sock);
         }
     });
     let client = Client::new();
@@ -134,7 +134,7 @@ const FORGED: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nforged";
 #[test]
 fn unasked_response_in_the_same_tls_record_is_never_read_as_the_next_answer() {
     let first = response_of_exactly(RECV_BUFFER);
-    let first_len = first.len() - first.windows(4).position(|w| w == b"\r\n\r\n").unwrap() - 4;
+    let first_len = first.len() - support::head_end(&first).unwrap();
     let served = AtomicUsize::new(0);
     let (pki, server) = pki_and_https(move |_| {
         if served.fetch_add(1, Ordering::SeqCst) == 0 {
@@ -182,11 +182,11 @@ enum AfterAnswer {
 /// connection is held open until the client closes it.
 fn raw_tls_server(pki: &Pki, after: AfterAnswer) -> RawServer {
     let config = TlsOptions::new(pki.server(SERVER_NAMES)).server_config();
-    RawServer::start(2, move |index, mut sock| {
+    RawServer::start(move |index, mut sock| {
         let Some(mut tls) = raw::tls_handshake(&mut sock, &config) else {
             return;
         };
-        if raw::read_request(&mut rustls::Stream::new(&mut tls, &mut sock)).is_none() {
+        if support::read_message(&mut rustls::Stream::new(&mut tls, &mut sock)).is_err() {
             return;
         }
         let mut wire = Vec::new();

@@ -1,6 +1,6 @@
 //! Redirects: followed within bounds, never down to http, credentials kept home.
 
-mod support;
+use crate::support;
 
 use std::net::Ipv4Addr;
 use std::sync::{Arc, OnceLock};

@@ -1,7 +1,7 @@
 //! HTTP proxies: https through a CONNECT tunnel (TLS end to end), http in absolute
-//! form, credentials, refusals (the environment: tests/proxy_env.rs).
+//! form, credentials, refusals (the environment: proxy_env.rs).
 
-mod support;
+use crate::support;
 
 use support::{pki_and_https, Pki, Proxy, ProxyOptions, Reply, Server, TlsOptions};
 use tinyhttps::{Client, ClientBuilder, Error};

@@ -1,10 +1,7 @@
 //! The password of a URL's `user:password@` part (it becomes `Authorization: Basic`)
 //! and a proxy's password never appear in errors, `Debug`, `Response::url` or logs.
 
-mod support;
-
-use std::sync::{Mutex, OnceLock, PoisonError};
-use std::thread::{self, ThreadId};
+use crate::support;
 
 use support::{pki_and_https, Proxy, ProxyOptions, Reply, Server};
 use tinyhttps::{Client, Error};
@@ -122,43 +119,11 @@ fn response_url_and_debug_output_do_not_show_the_password() {
     );
 }
 
-/// Records every log record, at every level, made on the thread of the test that
-/// installs it (the client logs on the caller's thread); the other tests of this
-/// binary run in parallel, and one of them receives a password from its server.
-struct Recorder {
-    thread: OnceLock<ThreadId>,
-    records: Mutex<Vec<String>>,
-}
-
-impl log::Log for Recorder {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-
-    fn log(&self, record: &log::Record<'_>) {
-        if self.thread.get() != Some(&thread::current().id()) {
-            return;
-        }
-        let line = format!("{} {}: {}", record.level(), record.target(), record.args());
-        self.records
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(line);
-    }
-
-    fn flush(&self) {}
-}
-
-static RECORDER: Recorder = Recorder {
-    thread: OnceLock::new(),
-    records: Mutex::new(Vec::new()),
-};
-
 #[test]
 fn logs_do_not_show_the_password() {
-    RECORDER.thread.set(thread::current().id()).unwrap();
-    log::set_logger(&RECORDER).expect("the only logger of this test binary");
-    log::set_max_level(log::LevelFilter::Trace);
+    // Every record of this thread, where the client logs; not those of the tests
+    // running next to it (one of them receives a password from its server).
+    let logs = support::logs::capture();
 
     let server = Server::http(|r| match r.target.as_str() {
         "/a" => redirect(302, "/b"),
@@ -201,10 +166,7 @@ fn logs_do_not_show_the_password() {
     assert_eq!(resp.into_string().unwrap(), "ok");
     assert_eq!(proxy.tunnels(), 1);
 
-    let records = RECORDER
-        .records
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
+    let records = logs.records();
     assert!(
         records.iter().any(|r| r.contains("redirect")),
         "the logger saw the requests: {records:?}"

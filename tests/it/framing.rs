@@ -1,6 +1,6 @@
 //! Response framing: every way a body can end, and every way it can end wrongly.
 
-mod support;
+use crate::support;
 
 use support::{client_trusting, pki_and_https, Reply, Server, Step};
 use tinyhttps::{Client, Error};

@@ -1,15 +1,18 @@
-//! `ClientBuilder::proxy_from_env` through the real process environment. The only
-//! test of this binary: it changes the environment, which no other thread may
-//! read meanwhile (`getaddrinfo` does), so it does so before any request.
+//! `ClientBuilder::proxy_from_env` through the real process environment. It changes
+//! the environment, which no other thread may read meanwhile (`getaddrinfo` does):
+//! the test runs alone in a child process, and sets the variables before any request.
 //! The rules themselves are unit-tested in `src/proxy.rs` and `src/no_proxy.rs`.
 
-mod support;
+use crate::support;
 
 use support::{pki_and_https, Proxy, ProxyOptions, Reply, Server};
 use tinyhttps::Client;
 
 #[test]
 fn environment_proxy_applies_except_for_no_proxy_hosts() {
+    if support::child::run_isolated() {
+        return;
+    }
     let (pki, https) = pki_and_https(|_| Reply::ok(b"ok"));
     let http = Server::http(|_| Reply::ok(b"ok"));
     let proxy = Proxy::start(ProxyOptions::default());

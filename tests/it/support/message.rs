@@ -1,7 +1,9 @@
 //! The HTTP/1.1 vocabulary of the test server: what it recorded ([`Request`])
-//! and what it is told to do in answer ([`Reply`], a list of [`Step`]s).
+//! and what it is told to do in answer ([`Reply`], a list of [`Step`]s); and the
+//! parsing of heads (httparse) and messages that the server, the proxy and the
+//! tests share.
 
-use std::io;
+use std::io::{self, Read};
 use std::time::Duration;
 
 use rustls::pki_types::CertificateDer;
@@ -87,30 +89,17 @@ impl Request {
 
     /// Parses a head (request line + fields + blank line); body and ids left empty.
     pub(crate) fn parse_head(raw: &[u8]) -> io::Result<Request> {
-        let text = String::from_utf8_lossy(raw);
-        let mut lines = text.split("\r\n");
-        let request_line = lines.next().unwrap_or_default();
-        let mut parts = request_line.splitn(3, ' ');
-        let (Some(method), Some(target), Some(version)) =
-            (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(invalid(format!("bad request line {request_line:?}")));
-        };
-        let mut headers = Vec::new();
-        for line in lines.take_while(|l| !l.is_empty()) {
-            let Some((name, value)) = line.split_once(':') else {
-                return Err(invalid(format!("bad header line {line:?}")));
-            };
-            let value = value.trim_matches(|c| c == ' ' || c == '\t');
-            headers.push((name.to_ascii_lowercase(), value.to_string()));
-        }
+        let mut fields = [httparse::EMPTY_HEADER; MAX_FIELDS];
+        let mut head = httparse::Request::new(&mut fields);
+        complete(head.parse(raw), "request head")?;
+        let text = |s: Option<&str>| s.unwrap_or_default().to_string();
         Ok(Request {
             conn_id: 0,
             seq_on_conn: 0,
-            method: method.to_string(),
-            target: target.to_string(),
-            version: version.to_string(),
-            headers,
+            method: text(head.method),
+            target: text(head.path),
+            version: format!("HTTP/1.{}", head.version.unwrap_or(1)),
+            headers: owned(head.headers),
             body: Vec::new(),
             raw_head: raw.to_vec(),
             body_before_continue: 0,
@@ -120,13 +109,7 @@ impl Request {
 
     /// The Content-Length value, if the header is present.
     pub(crate) fn content_length(&self) -> io::Result<Option<usize>> {
-        match self.header("content-length") {
-            None => Ok(None),
-            Some(v) => v
-                .parse()
-                .map(Some)
-                .map_err(|_| invalid(format!("bad content-length {v:?}"))),
-        }
+        content_length(&self.headers)
     }
 }
 
@@ -239,4 +222,107 @@ fn status_line(code: u16) -> Vec<u8> {
 
 pub(crate) fn invalid(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg)
+}
+
+// ---------------------------------------------------------------------------
+// Parsing (httparse), shared by the server, the proxy and the raw helpers.
+
+/// Most header fields parsed in one head.
+const MAX_FIELDS: usize = 128;
+
+/// What httparse parsed, if the head was complete and valid.
+fn complete<T>(parsed: httparse::Result<T>, what: &str) -> io::Result<T> {
+    match parsed {
+        Ok(httparse::Status::Complete(t)) => Ok(t),
+        Ok(httparse::Status::Partial) => Err(invalid(format!("{what} incomplete"))),
+        Err(e) => Err(invalid(format!("bad {what}: {e}"))),
+    }
+}
+
+/// Header fields as (lowercased name, value).
+fn owned(fields: &[httparse::Header<'_>]) -> Vec<(String, String)> {
+    let value = |v: &[u8]| String::from_utf8_lossy(v).trim().to_string();
+    fields
+        .iter()
+        .map(|f| (f.name.to_ascii_lowercase(), value(f.value)))
+        .collect()
+}
+
+/// Status code and header fields (names lowercased) of a response head.
+pub(crate) fn parse_response_head(raw: &[u8]) -> io::Result<(u16, Vec<(String, String)>)> {
+    let mut fields = [httparse::EMPTY_HEADER; MAX_FIELDS];
+    let mut head = httparse::Response::new(&mut fields);
+    complete(head.parse(raw), "response head")?;
+    Ok((head.code.unwrap_or_default(), owned(head.headers)))
+}
+
+/// The Content-Length of these header fields (names lowercased), if there is one.
+pub(crate) fn content_length(fields: &[(String, String)]) -> io::Result<Option<usize>> {
+    let Some((_, v)) = fields.iter().find(|(n, _)| n == "content-length") else {
+        return Ok(None);
+    };
+    v.parse()
+        .map(Some)
+        .map_err(|_| invalid(format!("bad content-length {v:?}")))
+}
+
+/// The size on a chunk-size line (without its CRLF; extensions allowed).
+pub(crate) fn chunk_size(line: &[u8]) -> io::Result<u64> {
+    let with_end = [line, b"\r\n"].concat();
+    match httparse::parse_chunk_size(&with_end) {
+        Ok(httparse::Status::Complete((_, size))) => Ok(size),
+        _ => Err(invalid(format!(
+            "bad chunk size line {:?}",
+            String::from_utf8_lossy(line)
+        ))),
+    }
+}
+
+/// Where the head in `data` ends (after its blank line), once it is complete.
+pub fn head_end(data: &[u8]) -> Option<usize> {
+    find(data, b"\r\n\r\n").map(|i| i + 4)
+}
+
+/// The first position of `needle` in `haystack`.
+pub(crate) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Reads one head from a stream, through its blank line, a byte at a time (so
+/// nothing after it is consumed). `stream` may be a [`rustls::Stream`].
+pub fn read_head(stream: &mut impl Read) -> io::Result<String> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while head_end(&head).is_none() {
+        stream.read_exact(&mut byte)?;
+        head.push(byte[0]);
+    }
+    Ok(String::from_utf8_lossy(&head).into_owned())
+}
+
+/// Reads one message, request or response, from a stream: its head ([`read_head`])
+/// and its Content-Length body (none without one).
+pub fn read_message(stream: &mut impl Read) -> io::Result<(String, Vec<u8>)> {
+    let head = read_head(stream)?;
+    // The fields follow the start line.
+    let start_line = head.find("\r\n").map_or(0, |i| i + 2);
+    let mut fields = [httparse::EMPTY_HEADER; MAX_FIELDS];
+    let parsed = httparse::parse_headers(&head.as_bytes()[start_line..], &mut fields);
+    let (_, fields) = complete(parsed, "head")?;
+    let mut body = vec![0u8; content_length(&owned(fields))?.unwrap_or(0)];
+    stream.read_exact(&mut body)?;
+    Ok((head, body))
+}
+
+/// Reads until the stream ends: (bytes, how it ended).
+pub fn read_until_end(stream: &mut impl Read) -> (Vec<u8>, io::Result<()>) {
+    let mut data = Vec::new();
+    let mut chunk = [0u8; 1024];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) => return (data, Ok(())),
+            Ok(n) => data.extend_from_slice(&chunk[..n]),
+            Err(e) => return (data, Err(e)),
+        }
+    }
 }

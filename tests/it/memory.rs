@@ -1,80 +1,23 @@
-//! Heap held by an idle pooled TLS connection, measured with a counting allocator.
+//! Heap held by an idle pooled TLS connection, by many netlocs and by a download,
+//! measured with a counting allocator.
 //!
-//! Each thread counts the bytes it allocates minus those it frees; the client does
-//! all its work on the test thread, the test server on its own threads, so the test
-//! thread's count is the client's heap.
+//! Each test counts what its own thread allocates minus what it frees (a
+//! [`Meter`]); the client does all its work on the test thread, the test server on
+//! its own threads, so that count is the client's heap.
 
-#![allow(unsafe_code)] // `unsafe impl GlobalAlloc`: it only forwards to `System`.
+use crate::support;
 
-mod support;
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
+use support::alloc::Meter;
 use support::{pki_and_https, Pki, Reply, Server, TlsOptions};
 use tinyhttps::{Client, TlsSettings};
-
-struct Counting;
-
-thread_local! {
-    static LIVE: Cell<isize> = const { Cell::new(0) };
-    /// The most `LIVE` reached since [`reset_peak`].
-    static PEAK: Cell<isize> = const { Cell::new(0) };
-}
-
-fn track(delta: isize) {
-    let _ = LIVE.try_with(|live| {
-        let now = live.get() + delta;
-        live.set(now);
-        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
-    });
-}
-
-fn live() -> isize {
-    LIVE.with(|live| live.get())
-}
-
-/// Starts a new peak at the bytes live now.
-fn reset_peak() {
-    PEAK.with(|peak| peak.set(live()));
-}
-
-fn peak() -> isize {
-    PEAK.with(|peak| peak.get())
-}
-
-// SAFETY: every method forwards to the system allocator unchanged and only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc(layout);
-        if !p.is_null() {
-            track(layout.size() as isize);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout);
-        track(-(layout.size() as isize));
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = System.realloc(ptr, layout, new_size);
-        if !p.is_null() {
-            track(new_size as isize - layout.size() as isize);
-        }
-        p
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
 
 /// The budget of one idle pooled TLS connection (rustls' buffers plus ours).
 const IDLE_CONNECTION_BUDGET: isize = 64 * 1024;
 
 #[test]
 fn idle_pooled_tls_connection_after_a_20k_response_stays_within_budget() {
+    let meter = Meter::new();
+    let _counting = meter.count_this_thread();
     let body = vec![b'x'; 20 * 1024];
     let (pki, server) = pki_and_https(move |_| Reply::ok(&body));
     let client = Client::builder()
@@ -86,14 +29,14 @@ fn idle_pooled_tls_connection_after_a_20k_response_stays_within_budget() {
     // One idle connection, config and session store warm.
     assert_eq!(fetch(&client), 20 * 1024);
     assert_eq!(fetch(&client), 20 * 1024);
-    let one_idle = live();
+    let one_idle = meter.live();
     // A second connection, opened while the first is busy; then both go idle.
     let busy = client.get(&url).call().unwrap();
     let second = client.get(&url).call().unwrap();
     assert_eq!(second.into_vec().unwrap().len(), 20 * 1024);
     assert_eq!(busy.into_vec().unwrap().len(), 20 * 1024);
     assert_eq!(client.stats().idle_connections, 2);
-    let per_connection = live() - one_idle;
+    let per_connection = meter.live() - one_idle;
     println!("heap held by one idle pooled TLS connection after a 20 KiB response: {per_connection} bytes");
     assert!(
         per_connection > 1024,
@@ -158,10 +101,13 @@ impl Growth {
     }
 }
 
-/// Runs `step` for `0..count`: the first half fills every cache and pool to its
-/// bound (collections grow in steps while they fill), the second half is measured in
-/// two windows of a quarter each, each between two `settle` calls.
+/// Runs `step` for `0..count` on this thread, counted by a new [`Meter`]: the first
+/// half fills every cache and pool to its bound (collections grow in steps while they
+/// fill), the second half is measured in two windows of a quarter each, each between
+/// two `settle` calls.
 fn heap_growth(count: usize, step: impl Fn(usize), settle: impl Fn()) -> Growth {
+    let meter = Meter::new();
+    let _counting = meter.count_this_thread();
     let netlocs = count / 4;
     let warm_up = count - 2 * netlocs;
     for i in 0..warm_up {
@@ -171,12 +117,12 @@ fn heap_growth(count: usize, step: impl Fn(usize), settle: impl Fn()) -> Growth 
     let mut from = warm_up;
     settle();
     for growth in &mut windows {
-        let start = live();
+        let start = meter.live();
         for i in from..from + netlocs {
             step(i);
         }
         settle();
-        *growth = live() - start;
+        *growth = meter.live() - start;
         from += netlocs;
     }
     Growth { windows, netlocs }
@@ -293,6 +239,8 @@ const DOWNLOAD_HEAP_BUDGET: isize = 128 * 1024;
 
 #[test]
 fn download_holds_fixed_heap_whatever_the_file_size() {
+    let meter = Meter::new();
+    let _counting = meter.count_this_thread();
     let body: std::sync::Arc<Vec<u8>> = (0..DOWNLOAD_LEN)
         .map(|i| (i % 251) as u8)
         .collect::<Vec<_>>()
@@ -338,8 +286,8 @@ fn download_holds_fixed_heap_whatever_the_file_size() {
     // Warm: the trust store parsed and a connection pooled, as on a device that
     // made requests before.
     client.warm_up(&server.url("/")).unwrap();
-    let before = live();
-    reset_peak();
+    let before = meter.live();
+    meter.reset_peak();
     let report = client
         .download(&server.url("/fw.bin"))
         .to_file(&dest)
@@ -347,8 +295,8 @@ fn download_holds_fixed_heap_whatever_the_file_size() {
         .retry_pause(std::time::Duration::ZERO)
         .run()
         .unwrap();
-    let held = peak() - before;
-    let after = live() - before;
+    let held = meter.peak() - before;
+    let after = meter.live() - before;
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(report.bytes, DOWNLOAD_LEN as u64);
     assert_eq!(report.resumes, 1);

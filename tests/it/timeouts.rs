@@ -2,7 +2,7 @@
 //! Connect (DNS and every address) and the TLS handshake are each one budget,
 //! however many waits they take.
 
-mod support;
+use crate::support;
 
 use std::io::{self, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -230,8 +230,8 @@ fn connect_limit_covers_every_address_of_a_name() {
 #[test]
 fn connect_budget_leaves_time_for_a_later_address() {
     let (first, server) = blackhole_and(|addr| {
-        RawServer::start_on(addr, 1, |_, mut sock| {
-            if raw::read_request(&mut sock).is_some() {
+        RawServer::start_on(addr, |_, mut sock| {
+            if support::read_message(&mut sock).is_ok() {
                 let _ = raw::respond(&mut sock, b"second address");
             }
         })

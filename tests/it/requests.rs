@@ -1,6 +1,6 @@
 //! Methods, headers, request bodies, response bodies and limits, over TLS and plain.
 
-mod support;
+use crate::support;
 
 use std::io::Read;
 use std::time::Duration;

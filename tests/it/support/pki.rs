@@ -104,23 +104,14 @@ impl Pki {
 
     /// Like [`Pki::server`], but valid from 30 days ago until two days ago.
     pub fn expired_server(&self, names: &[&str]) -> Identity {
-        self.leaf(
-            names,
-            ExtendedKeyUsagePurpose::ServerAuth,
-            -30 * DAY_SECS,
-            -2 * DAY_SECS,
-        )
+        let usage = ExtendedKeyUsagePurpose::ServerAuth;
+        self.leaf(names, usage, -30 * DAY_SECS, -2 * DAY_SECS)
     }
 
     /// A client-authentication certificate with this common name (no SANs).
     pub fn client(&self, common_name: &str) -> Identity {
-        self.leaf_with(
-            common_name,
-            &[],
-            ExtendedKeyUsagePurpose::ClientAuth,
-            -DAY_SECS,
-            365 * DAY_SECS,
-        )
+        let usage = ExtendedKeyUsagePurpose::ClientAuth;
+        self.leaf_named(common_name, &[], usage, -DAY_SECS, 365 * DAY_SECS)
     }
 
     /// Writes the CA certificate to `dir/ca.pem` and returns that path.
@@ -130,6 +121,7 @@ impl Pki {
         path
     }
 
+    /// A leaf for `names`, named after the first.
     fn leaf(
         &self,
         names: &[&str],
@@ -138,11 +130,11 @@ impl Pki {
         until: i64,
     ) -> Identity {
         let common_name = names.first().copied().unwrap_or("tinyhttps test server");
-        self.leaf_with(common_name, names, usage, from, until)
+        self.leaf_named(common_name, names, usage, from, until)
     }
 
     /// A leaf signed by this CA; `from` and `until` are seconds relative to now.
-    fn leaf_with(
+    fn leaf_named(
         &self,
         common_name: &str,
         names: &[&str],

@@ -1,6 +1,6 @@
 //! Certificate checks, session resumption, the TLS config cache, trust policies, mTLS.
 
-mod support;
+use crate::support;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -303,6 +303,10 @@ fn bad_client_key_is_reported_at_build() {
 
 #[test]
 fn roots_come_from_a_directory_or_the_system_store() {
+    // It sets SSL_CERT_FILE: alone in a child process.
+    if support::child::run_isolated() {
+        return;
+    }
     let (pki, server) = pki_and_https(|_| Reply::ok(b"x"));
     let dir = temp_dir("pem-dir");
     pki.write_ca_pem(&dir);
@@ -312,8 +316,7 @@ fn roots_come_from_a_directory_or_the_system_store() {
         .build()
         .unwrap();
     assert!(from_dir.get(&server.url("/")).call().is_ok());
-    // The system store as firmware images set it. Only this test in this binary
-    // reads SSL_CERT_FILE, and it is read when the first config is built.
+    // The system store as firmware images set it; read when the first config is built.
     std::env::set_var("SSL_CERT_FILE", dir.join("ca.pem"));
     let system = Client::builder()
         .tls(TlsSettings::new().system_roots())

@@ -3,8 +3,8 @@
 //! with SA_RESTART (signal(7)). A request must ride through signals delivered to its
 //! thread while it waits.
 //!
-//! Each test installs a SIGUSR1 handler (without SA_RESTART), starts the request on
-//! a thread, waits for the event that says the thread is inside the wait under test
+//! Each test installs the SIGUSR1 handler (once per process, without SA_RESTART;
+//! SIGUSR1 only, sent only to the tests' own threads), starts the request on a thread, waits for the event that says the thread is inside the wait under test
 //! (the server got the request, or the connection was accepted, and the thread is
 //! asleep in the kernel), and signals that thread several times, each time waiting
 //! for the handler to have run; then the server answers and the request must
@@ -13,12 +13,12 @@
 // sigaction, pthread_kill and gettid: the signals under test.
 #![allow(unsafe_code)]
 
-mod support;
+use crate::support;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::{Mutex, Once, PoisonError};
+use std::sync::{Mutex, Once};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -31,13 +31,22 @@ const ROUNDS: usize = 5;
 /// Longest wait for any event: only reached when something is broken.
 const EVENT_LIMIT: Duration = Duration::from_secs(20);
 
-/// Signals handled so far in this process.
-static HANDLED: AtomicUsize = AtomicUsize::new(0);
-/// One test at a time: they share the handler's counter.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+/// Threads that may receive SIGUSR1 (a [`Worker`] each, 0 = free slot) and the
+/// signals handled on each: every test counts only its own worker's, so the tests
+/// run in parallel with each other and with the rest of the binary.
+static HANDLED: [(AtomicI32, AtomicUsize); 8] =
+    [const { (AtomicI32::new(0), AtomicUsize::new(0)) }; 8];
 
 extern "C" fn on_signal(_: libc::c_int) {
-    HANDLED.fetch_add(1, Ordering::SeqCst);
+    // SAFETY: gettid only reads the calling thread's id (async-signal-safe, like the
+    // atomic loads and adds below).
+    let tid = unsafe { libc::syscall(libc::SYS_gettid) } as libc::pid_t;
+    if let Some((_, handled)) = HANDLED
+        .iter()
+        .find(|(t, _)| t.load(Ordering::SeqCst) == tid)
+    {
+        handled.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 /// Installs the SIGUSR1 handler once, deliberately without SA_RESTART.
@@ -61,6 +70,8 @@ fn install_handler() {
 struct Worker {
     pthread: libc::pthread_t,
     tid: libc::pid_t,
+    /// Its slot in [`HANDLED`].
+    slot: &'static (AtomicI32, AtomicUsize),
     result: Receiver<Result<String, tinyhttps::Error>>,
     handle: JoinHandle<()>,
 }
@@ -77,9 +88,19 @@ fn spawn_worker(
         let _ = result_tx.send(request());
     });
     let (pthread, tid) = ids_rx.recv_timeout(EVENT_LIMIT).unwrap();
+    let tid = tid as libc::pid_t;
+    let slot = HANDLED
+        .iter()
+        .find(|(t, _)| {
+            t.compare_exchange(0, tid, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+        })
+        .expect("a free slot in HANDLED");
+    slot.1.store(0, Ordering::SeqCst);
     Worker {
         pthread,
-        tid: tid as libc::pid_t,
+        tid,
+        slot,
         result: result_rx,
         handle,
     }
@@ -109,13 +130,14 @@ impl Worker {
             if !ready || self.handle.is_finished() {
                 break;
             }
-            let before = HANDLED.load(Ordering::SeqCst);
+            let handled = || self.slot.1.load(Ordering::SeqCst);
+            let before = handled();
             // SAFETY: the thread is not joined yet (we hold its handle), so its
             // pthread_t is valid.
             let rc = unsafe { libc::pthread_kill(self.pthread, libc::SIGUSR1) };
             assert_eq!(rc, 0, "pthread_kill");
             assert!(
-                support::wait_until(EVENT_LIMIT, || HANDLED.load(Ordering::SeqCst) > before),
+                support::wait_until(EVENT_LIMIT, || handled() > before),
                 "signal handler did not run"
             );
             delivered += 1;
@@ -130,6 +152,8 @@ impl Worker {
             Err(RecvTimeoutError::Disconnected) => panic!("the request thread panicked"),
         };
         self.handle.join().unwrap();
+        // Free the slot (a test that failed before this keeps it: there are spares).
+        self.slot.0.store(0, Ordering::SeqCst);
         result
     }
 }
@@ -151,7 +175,6 @@ fn delayed_answer(
 
 #[test]
 fn signals_while_waiting_for_a_response_do_not_fail_the_request() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
     install_handler();
     let (got_tx, got_rx) = mpsc::channel();
     let (release_tx, release_rx) = mpsc::channel();
@@ -170,7 +193,6 @@ fn signals_while_waiting_for_a_response_do_not_fail_the_request() {
 
 #[test]
 fn signals_while_waiting_for_a_tls_response_do_not_fail_the_request() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
     install_handler();
     let (got_tx, got_rx) = mpsc::channel();
     let (release_tx, release_rx) = mpsc::channel();
@@ -195,33 +217,33 @@ const UPLOAD: usize = 16 * 1024 * 1024;
 /// Uploads [`UPLOAD`] bytes to a server that reads nothing until the test has
 /// signalled the blocked writer several times; the upload must succeed.
 fn upload_through_signals(tls: bool) {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
     install_handler();
     let pki = Pki::new("tinyhttps test CA");
     let config = TlsOptions::new(pki.server(SERVER_NAMES)).server_config();
     let (accepted_tx, accepted_rx) = mpsc::channel();
     let (release_tx, release_rx) = mpsc::channel::<()>();
+    let release_rx = Mutex::new(release_rx);
     let (seen_tx, seen_rx) = mpsc::channel();
-    let server = RawServer::start(1, move |_, mut sock| {
+    let server = RawServer::start(move |_, mut sock| {
         let mut tls_conn = None;
         if tls {
             tls_conn = raw::tls_handshake(&mut sock, &config);
         }
         accepted_tx.send(()).unwrap();
         // Read nothing until the test has signalled the blocked writer.
-        let _ = release_rx.recv_timeout(EVENT_LIMIT);
-        let (request, _) = match &mut tls_conn {
+        let _ = release_rx.lock().unwrap().recv_timeout(EVENT_LIMIT);
+        let (body, _) = match &mut tls_conn {
             Some(conn) => {
                 let mut stream = rustls::Stream::new(conn, &mut sock);
-                let request = raw::read_request(&mut stream).unwrap_or_default();
-                (request, raw::respond(&mut stream, b"got it"))
+                let (_, body) = support::read_message(&mut stream).unwrap_or_default();
+                (body, raw::respond(&mut stream, b"got it"))
             }
             None => {
-                let request = raw::read_request(&mut sock).unwrap_or_default();
-                (request, raw::respond(&mut sock, b"got it"))
+                let (_, body) = support::read_message(&mut sock).unwrap_or_default();
+                (body, raw::respond(&mut sock, b"got it"))
             }
         };
-        seen_tx.send(request).unwrap();
+        seen_tx.send(body).unwrap();
     });
     let scheme = if tls { "https" } else { "http" };
     let url = format!("{scheme}://127.0.0.1:{}/upload", server.port());
@@ -236,12 +258,10 @@ fn upload_through_signals(tls: bool) {
     let delivered = worker.signal_while_waiting();
     release_tx.send(()).unwrap();
     let result = worker.finish();
-    let seen = seen_rx.recv_timeout(EVENT_LIMIT).unwrap();
+    let body = seen_rx.recv_timeout(EVENT_LIMIT).unwrap();
     assert_eq!(result.unwrap(), "got it");
     assert_eq!(delivered, ROUNDS);
     // The body arrived whole and in order: nothing was sent twice or lost.
-    let body_start = seen.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-    let body = &seen[body_start..];
     assert_eq!(body.len(), UPLOAD);
     assert!(body.iter().enumerate().all(|(i, b)| *b == (i % 251) as u8));
 }
@@ -261,7 +281,6 @@ fn signals_while_a_tls_write_waits_for_the_server_do_not_fail_the_request() {
 /// for completion instead of starting over or failing.
 #[test]
 fn signals_while_a_connect_waits_do_not_fail_the_request() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
     install_handler();
     let hole = Blackhole::bind(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
     let url = format!("http://127.0.0.1:{}/", hole.port());
@@ -272,7 +291,7 @@ fn signals_while_a_connect_waits_do_not_fail_the_request() {
     let listener = hole.open();
     let (mut sock, _) = listener.accept().unwrap();
     sock.set_read_timeout(Some(raw::READ_LIMIT)).unwrap();
-    assert!(raw::read_request(&mut sock).is_some());
+    assert!(support::read_message(&mut sock).is_ok());
     raw::respond(&mut sock, b"connected after the signals").unwrap();
     let result = worker.finish();
     assert_eq!(result.unwrap(), "connected after the signals");

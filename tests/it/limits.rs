@@ -1,7 +1,7 @@
 //! Limits: `build()` checks every builder setting, request heads grow up to their
 //! limit, response heads stop at theirs, and a forged length reserves no memory.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
