@@ -9,8 +9,8 @@ use http::header::{CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING};
 use http::{Method, StatusCode};
 
 use super::scripted::Scripted;
-use crate::config::DEFAULT_MAX_REQUEST_HEAD;
 use super::*;
+use crate::config::DEFAULT_MAX_REQUEST_HEAD;
 
 /// `host:port` of every scenario, as errors name it.
 const HOST: &str = "h.example:80";

@@ -16,8 +16,11 @@
 
 mod support;
 
+mod close_idle;
+mod download;
 mod framing;
 mod hostile;
+mod http_api;
 mod limits;
 mod memory;
 mod pool;
@@ -35,6 +38,7 @@ mod support_selftest;
 mod system_store;
 mod timeouts;
 mod tls;
+mod trust;
 
 /// The process's allocator: the system's, counting for [`support::alloc::Meter`]s.
 #[global_allocator]

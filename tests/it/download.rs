@@ -7,8 +7,6 @@
 
 #![allow(unsafe_code)] // the child of the file size case: setrlimit and signal (libc)
 
-mod support;
-
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -16,6 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support;
 use support::ranged::answer;
 use support::{pki_and_https, Pki, Reply, Request, Server};
 use tinyhttps::{Client, Download, Error, TlsSettings};
@@ -37,6 +36,9 @@ const CHILD_CA: &str = "TINYHTTPS_TEST_DOWNLOAD_CA";
 const CHILD_DEST: &str = "TINYHTTPS_TEST_DOWNLOAD_DEST";
 const CHILD_SHA256: &str = "TINYHTTPS_TEST_DOWNLOAD_SHA256";
 const CHILD_FSIZE: &str = "TINYHTTPS_TEST_DOWNLOAD_FSIZE";
+
+/// The full name of [`child_download`] in the test binary.
+const CHILD_TEST: &str = "download::child_download";
 
 /// Bytes that differ at every offset and between seeds, so that a splice or a
 /// shifted append shows.
@@ -545,7 +547,7 @@ fn child_env(
 
 fn spawn_child(env: &[(&'static str, std::ffi::OsString)]) -> std::process::Child {
     let env: Vec<(&str, &OsStr)> = env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
-    support::child::spawn_test("child_download", &env)
+    support::child::spawn_test(CHILD_TEST, &env)
 }
 
 fn file_len(path: &Path) -> u64 {

@@ -1,11 +1,9 @@
 //! The `http` crate's types at the edge: requests made with `tinyhttps::http::Request`
 //! and sent with `Client::run`, responses turned into `http::Response<Body>`.
 
-mod support;
-
 use std::io::Read;
 
-use support::{client_trusting, pki_and_https, Reply, Server};
+use crate::support::{client_trusting, pki_and_https, Reply, Server};
 use tinyhttps::http::{self, Request};
 use tinyhttps::{Body, Client, ConnectionKind, Error, SendBody};
 

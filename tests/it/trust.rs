@@ -3,12 +3,11 @@
 //! report. Time is faked through the client's time source and floor, never by
 //! changing the system clock.
 
-mod support;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::support::{self, temp_dir, Identity, Reply, Server, TlsOptions};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose, PublicKeyData, SanType,
@@ -16,7 +15,6 @@ use rcgen::{
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::sign::{Signer, SigningKey};
 use rustls::{SignatureAlgorithm, SignatureScheme};
-use support::{temp_dir, Identity, Reply, Server, TlsOptions};
 use tinyhttps::ConnectionKind::{NewTlsFull, NewTlsResumed};
 use tinyhttps::{
     Client, ClientBuilder, Error, TlsSettings, DEFAULT_TIME_FLOOR, TRUST_RECHECK_INTERVAL,
@@ -436,40 +434,10 @@ fn identity_files_are_reloaded_when_they_change() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// Warnings logged by the crate, for the tests that look for a log line.
-static WARNINGS: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-struct Warnings;
-
-impl log::Log for Warnings {
-    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        metadata.level() <= log::Level::Warn
-    }
-
-    fn log(&self, record: &log::Record<'_>) {
-        if self.enabled(record.metadata()) {
-            let line = record.args().to_string();
-            WARNINGS
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(line);
-        }
-    }
-
-    fn flush(&self) {}
-}
-
-fn capture_warnings() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        log::set_logger(&Warnings).unwrap();
-        log::set_max_level(log::LevelFilter::Warn);
-    });
-}
-
 #[test]
 fn bad_new_identity_file_keeps_the_last_good_one_and_says_so() {
-    capture_warnings();
+    // The identity files are re-checked on use: on this thread.
+    let logs = support::logs::capture();
     let (ca, devices) = (Ca::new("server CA"), Ca::new("device CA"));
     let server = mtls_server(&ca, &devices, false);
     let dir = temp_dir("identity-bad");
@@ -494,12 +462,10 @@ fn bad_new_identity_file_keeps_the_last_good_one_and_says_so() {
         "the last good one"
     );
     let cert_name = cert.display().to_string();
-    let logged: Vec<String> = WARNINGS
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|l| l.contains(&cert_name))
-        .cloned()
+    let logged: Vec<String> = logs
+        .records()
+        .into_iter()
+        .filter(|l| (l.starts_with("WARN ") || l.starts_with("ERROR ")) && l.contains(&cert_name))
         .collect();
     assert_eq!(logged.len(), 1, "{logged:?}");
     assert!(logged[0].contains("last good"), "{logged:?}");

@@ -1,22 +1,21 @@
 //! `Client::close_idle`: every idle pooled connection closed on request (a daemon
 //! after a network change), the next request on a new connection.
 
-mod support;
-
 use std::sync::mpsc;
 use std::time::Duration;
 
-use support::raw::{read_request, respond, RawServer};
+use crate::support::raw::{respond, RawServer};
+use crate::support::read_message;
 use tinyhttps::{Client, ConnectionKind};
 
 #[test]
 fn close_idle_closes_pooled_connections_and_the_next_request_connects_anew() {
     let (events, seen) = mpsc::channel();
-    let server = RawServer::start(2, move |index, mut sock| {
-        while read_request(&mut sock).is_some() {
+    let server = RawServer::start(move |index, mut sock| {
+        while read_message(&mut sock).is_ok() {
             respond(&mut sock, b"ok").expect("respond");
         }
-        // read_request saw the client close (or the read limit pass).
+        // read_message saw the client close (or the read limit pass).
         events.send(index).expect("test waits");
     });
     let client = Client::new();
