@@ -7,7 +7,8 @@
 //! - the heap is counted per [`support::alloc::Meter`], only on the threads that
 //!   opted in (the global allocator below counts for them);
 //! - a test that needs its own environment variables runs alone in a child process
-//!   ([`support::child::run_isolated`]);
+//!   ([`support::child::run_isolated`]); one that must be killed half-way or run
+//!   under a file size limit is a child process too ([`support::child::spawn_test`]);
 //! - log records are captured per thread ([`support::logs::capture`]);
 //! - signal handlers: SIGUSR1 only, sent to one thread by `signals`.
 //!
