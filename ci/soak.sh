@@ -10,12 +10,14 @@
 #
 # It fails if a request is lost, answered twice, handed another request's body, or
 # ends in a result that does not fit what the server did; if a thread gets stuck; or
-# if open file descriptors or live heap do not come back to where they started.
+# if, once the client is dropped, a socket to the servers is left open or the live
+# heap of the threads that used it is not back where it started.
 # The figures (results, errors by kind, retries, stale discards, connections, wall
-# time, fds and heap before/after) are printed either way.
+# time, sockets and heap before/after) are printed either way. The test is
+# `soak::soak_100k_requests` of the integration test binary (tests/it/soak.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 start=$(date +%s)
-cargo test --release --test soak -- --ignored --nocapture
+cargo test --release --test it -- --ignored --exact soak::soak_100k_requests --nocapture
 echo "ci/soak.sh: passed in $(( $(date +%s) - start )) s (build included)"

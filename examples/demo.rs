@@ -10,8 +10,10 @@
 //!
 //! No network beyond loopback, no files, no setup.
 
-// The scriptable server of the integration tests (rustls on std threads).
-#[path = "../tests/support/mod.rs"]
+// The scriptable server of the integration tests (rustls on std threads); the demo
+// uses a small part of it.
+#[allow(dead_code, unused_imports)]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use std::error::Error;

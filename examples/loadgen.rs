@@ -51,7 +51,7 @@
 //!   the library's order);
 //! - `--cacert FILE`: trust only the roots in FILE (default: webpki-roots);
 //! - `--heap`: after the counted requests, measures the heap one idle pooled
-//!   connection holds, as `tests/memory.rs` does: two more requests to the first URL
+//!   connection holds, as `tests/it/memory.rs` does: two more requests to the first URL
 //!   (one idle connection, config and session store warm), live heap bytes; then a
 //!   request held open while a second one is made (so a second connection opens), both
 //!   bodies read, both connections idle in the pool; `heap_per_idle_conn` is the live

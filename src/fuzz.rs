@@ -6,49 +6,15 @@
 // slice and count without the library's checks.
 #![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
-use std::io::{self, Read, Write};
-
 use http::Method;
 use ureq_proto::client::{Call, RecvResponseResult};
 
 use crate::config::DEFAULT_MAX_REQUEST_HEAD;
-use crate::deadline::ShortWait;
-use crate::exchange::{self, RecvBuf, ReqBody, Transport};
+use crate::exchange::scripted::Scripted;
+use crate::exchange::{self, RecvBuf, ReqBody};
 
 /// Response head limit used by the harness: small, so that limits are reached.
 const MAX_HEAD: usize = 16 * 1024;
-
-/// A server that answers with the given bytes, in reads of at most `step` bytes, and
-/// swallows whatever the client writes.
-struct Scripted<'a> {
-    input: &'a [u8],
-    step: usize,
-    written: usize,
-}
-
-impl Read for Scripted<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = buf.len().min(self.step).min(self.input.len());
-        buf[..n].copy_from_slice(&self.input[..n]);
-        self.input = &self.input[n..];
-        Ok(n)
-    }
-}
-
-impl Write for Scripted<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.written += buf.len();
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Transport for Scripted<'_> {
-    fn set_read_cap(&mut self, _cap: Option<ShortWait>) {}
-}
 
 /// Runs one request against `data` as the server's whole answer. The first byte picks
 /// the method, the read size and whether a body is sent; the rest is the response.
@@ -73,11 +39,7 @@ pub fn exchange(data: &[u8]) -> Option<Vec<u8>> {
         call.header("content-length", body.len()).ok()?;
         ReqBody::Bytes(body)
     };
-    let mut io = Scripted {
-        input: response,
-        step,
-        written: 0,
-    };
+    let mut io = Scripted::new(response).in_reads_of(step);
     let mut buf = RecvBuf::new();
     let host = "fuzz.example:80";
     let call = exchange::send_request(
