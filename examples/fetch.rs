@@ -29,9 +29,9 @@ use std::time::Duration;
 
 use tinyhttps::http::header::CONTENT_LENGTH;
 use tinyhttps::{
-    Client, Method, Response, TlsSettings, DEFAULT_MAX_REDIRECTS, DEFAULT_TIMEOUT_CONNECT,
-    DEFAULT_TIMEOUT_HANDSHAKE, DEFAULT_TIMEOUT_OVERALL, DEFAULT_TIMEOUT_READ,
-    DEFAULT_TIMEOUT_WRITE,
+    Client, Method, Response, RetryPolicy, TlsSettings, DEFAULT_MAX_REDIRECTS,
+    DEFAULT_TIMEOUT_CONNECT, DEFAULT_TIMEOUT_HANDSHAKE, DEFAULT_TIMEOUT_OVERALL,
+    DEFAULT_TIMEOUT_READ, DEFAULT_TIMEOUT_WRITE,
 };
 
 /// The help text, with the client's default time limits.
@@ -56,7 +56,12 @@ options:
   -n N                     fetch each URL N times on one client (default 1)
   --pause SECS             sleep this long between those N fetches
   --resolve HOST:PORT:ADDR connect to ADDR for HOST:PORT (ADDR may be [IPv6];
-                           several: ADDR,ADDR)
+                           several: ADDR,ADDR, tried as Happy Eyeballs does)
+  --retry N                send again up to N times on a transient failure or a
+                           429/503 (idempotent requests; backoff, Retry-After)
+  --speed-limit BYTES      fail a transfer slower than BYTES/s for --speed-time
+  --speed-time SECS        (default 30 with --speed-limit)
+  --interface NAME         connect through this network interface (eth0, wwan0)
   -o, --output FILE        write the body to FILE instead of stdout
   -i, --include            write the response head (status line and headers) as
                            the server sent it, before the body
@@ -82,6 +87,9 @@ fn secs(limit: Duration) -> String {
     format!("{} s", limit.as_secs_f64())
 }
 
+/// `--speed-time` when only `--speed-limit` is given: curl's default.
+const SPEED_TIME: Duration = Duration::from_secs(30);
+
 /// SECS values above this (about 31 years) are refused: they mean "no limit", which
 /// the client does not offer, and would overflow the clock.
 const MAX_SECS: f64 = 1e9;
@@ -100,6 +108,10 @@ struct Args {
     repeat: u32,
     pause: Duration,
     resolve: Vec<Resolve>,
+    retry: u32,
+    speed_limit: Option<u64>,
+    speed_time: Option<Duration>,
+    interface: Option<String>,
     output: Option<PathBuf>,
     include_head: bool,
     stats: bool,
@@ -184,6 +196,10 @@ fn parse_args(argv: Vec<String>) -> Result<Command, String> {
     let mut repeat = 1;
     let mut pause = Duration::ZERO;
     let mut resolve = Vec::new();
+    let mut retry = 0;
+    let mut speed_limit = None;
+    let mut speed_time = None;
+    let mut interface = None;
     let mut output = None;
     let mut include_head = false;
     let mut stats = false;
@@ -225,6 +241,10 @@ fn parse_args(argv: Vec<String>) -> Result<Command, String> {
             "-n" => repeat = parse_count(&value(&mut argv)?)?,
             "--pause" => pause = parse_secs(name, &value(&mut argv)?)?,
             "--resolve" => resolve.push(parse_resolve(&value(&mut argv)?)?),
+            "--retry" => retry = parse_number(name, &value(&mut argv)?)?,
+            "--speed-limit" => speed_limit = Some(parse_number(name, &value(&mut argv)?)?),
+            "--speed-time" => speed_time = Some(parse_timeout(name, &value(&mut argv)?)?),
+            "--interface" => interface = Some(value(&mut argv)?),
             "-o" | "--output" => output = Some(PathBuf::from(value(&mut argv)?)),
             "-i" | "--include" => include_head = flag()?,
             "--stats" => stats = flag()?,
@@ -247,6 +267,10 @@ fn parse_args(argv: Vec<String>) -> Result<Command, String> {
         repeat,
         pause,
         resolve,
+        retry,
+        speed_limit,
+        speed_time,
+        interface,
         output,
         include_head,
         stats,
@@ -347,6 +371,13 @@ fn parse_count(text: &str) -> Result<u32, String> {
     }
 }
 
+/// A whole number of 0 or more.
+fn parse_number<T: std::str::FromStr>(option: &str, text: &str) -> Result<T, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| format!("{option}: {text:?} is not a whole number"))
+}
+
 fn parse_method(text: &str) -> Result<Method, String> {
     Method::from_bytes(text.as_bytes()).map_err(|_| format!("-X: {text:?} is not a valid method"))
 }
@@ -416,9 +447,16 @@ fn build_client(args: &Args) -> Result<Client, tinyhttps::Error> {
         builder = builder.timeout_connect(limit);
     }
     for r in &args.resolve {
-        for addr in &r.addrs {
-            builder = builder.resolve(&r.host, r.port, *addr);
-        }
+        builder = builder.resolve_all(&r.host, r.port, &r.addrs);
+    }
+    if args.retry > 0 {
+        builder = builder.retry(RetryPolicy::new(args.retry.saturating_add(1)));
+    }
+    if let Some(bytes) = args.speed_limit {
+        builder = builder.low_speed_limit(bytes, args.speed_time.unwrap_or(SPEED_TIME));
+    }
+    if let Some(name) = &args.interface {
+        builder = builder.interface(name);
     }
     builder.build()
 }
