@@ -108,14 +108,35 @@ struct Args {
     repeat: u32,
     pause: Duration,
     resolve: Vec<Resolve>,
-    retry: u32,
-    speed_limit: Option<u64>,
-    speed_time: Option<Duration>,
-    interface: Option<String>,
+    links: Links,
     output: Option<PathBuf>,
     include_head: bool,
     stats: bool,
     urls: Vec<String>,
+}
+
+/// What to do on a link that drops: `--retry`, `--speed-limit`, `--speed-time`,
+/// `--interface`.
+#[derive(Debug, Default)]
+struct Links {
+    retry: u32,
+    speed_limit: Option<u64>,
+    speed_time: Option<Duration>,
+    interface: Option<String>,
+}
+
+impl Links {
+    const OPTIONS: [&str; 4] = ["--retry", "--speed-limit", "--speed-time", "--interface"];
+
+    fn set(&mut self, option: &str, value: String) -> Result<(), String> {
+        match option {
+            "--retry" => self.retry = parse_number(option, &value)?,
+            "--speed-limit" => self.speed_limit = Some(parse_number(option, &value)?),
+            "--speed-time" => self.speed_time = Some(parse_timeout(option, &value)?),
+            _ => self.interface = Some(value),
+        }
+        Ok(())
+    }
 }
 
 /// Where the request body comes from.
@@ -196,10 +217,7 @@ fn parse_args(argv: Vec<String>) -> Result<Command, String> {
     let mut repeat = 1;
     let mut pause = Duration::ZERO;
     let mut resolve = Vec::new();
-    let mut retry = 0;
-    let mut speed_limit = None;
-    let mut speed_time = None;
-    let mut interface = None;
+    let mut links = Links::default();
     let mut output = None;
     let mut include_head = false;
     let mut stats = false;
@@ -241,10 +259,7 @@ fn parse_args(argv: Vec<String>) -> Result<Command, String> {
             "-n" => repeat = parse_count(&value(&mut argv)?)?,
             "--pause" => pause = parse_secs(name, &value(&mut argv)?)?,
             "--resolve" => resolve.push(parse_resolve(&value(&mut argv)?)?),
-            "--retry" => retry = parse_number(name, &value(&mut argv)?)?,
-            "--speed-limit" => speed_limit = Some(parse_number(name, &value(&mut argv)?)?),
-            "--speed-time" => speed_time = Some(parse_timeout(name, &value(&mut argv)?)?),
-            "--interface" => interface = Some(value(&mut argv)?),
+            n if Links::OPTIONS.contains(&n) => links.set(n, value(&mut argv)?)?,
             "-o" | "--output" => output = Some(PathBuf::from(value(&mut argv)?)),
             "-i" | "--include" => include_head = flag()?,
             "--stats" => stats = flag()?,
@@ -267,10 +282,7 @@ fn parse_args(argv: Vec<String>) -> Result<Command, String> {
         repeat,
         pause,
         resolve,
-        retry,
-        speed_limit,
-        speed_time,
-        interface,
+        links,
         output,
         include_head,
         stats,
@@ -449,13 +461,14 @@ fn build_client(args: &Args) -> Result<Client, tinyhttps::Error> {
     for r in &args.resolve {
         builder = builder.resolve_all(&r.host, r.port, &r.addrs);
     }
-    if args.retry > 0 {
-        builder = builder.retry(RetryPolicy::new(args.retry.saturating_add(1)));
+    let links = &args.links;
+    if links.retry > 0 {
+        builder = builder.retry(RetryPolicy::new(links.retry.saturating_add(1)));
     }
-    if let Some(bytes) = args.speed_limit {
-        builder = builder.low_speed_limit(bytes, args.speed_time.unwrap_or(SPEED_TIME));
+    if let Some(bytes) = links.speed_limit {
+        builder = builder.low_speed_limit(bytes, links.speed_time.unwrap_or(SPEED_TIME));
     }
-    if let Some(name) = &args.interface {
+    if let Some(name) = &links.interface {
         builder = builder.interface(name);
     }
     builder.build()

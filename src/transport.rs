@@ -51,6 +51,11 @@ struct Framing {
     body_left: usize,
 }
 
+/// Shortest socket timeout kept for a wait with a longer limit (see
+/// `TimedStream::arm`): a wait ending early costs a wake-up, so only timeouts of
+/// a second or more are kept (one wake-up per second at most while waiting).
+const MIN_KEPT_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// Bytes in a TLS record header (RFC 8446 §5.1): type, version, length.
 const TLS_RECORD_HEADER: u8 = 5;
 
@@ -109,6 +114,8 @@ pub(crate) struct TimedStream {
     /// whether it was the binding limit when the socket was armed.
     read_cap: Option<ShortWait>,
     capped: bool,
+    /// Whether the socket's timeout is shorter than the limit of the wait.
+    shortened: bool,
     /// Which limit the socket's timeout was last armed with: the one that elapsed if
     /// the socket times out.
     armed: Phase,
@@ -183,6 +190,7 @@ impl TimedStream {
             write_set: None,
             read_cap: None,
             capped: false,
+            shortened: false,
             armed: Phase::Connect,
             counters: counters.clone(),
             reused: false,
@@ -359,7 +367,11 @@ impl TimedStream {
             }
         }
         let current = if read { self.read_set } else { self.write_set };
-        if current != Some(limit) {
+        // A shorter timeout already set serves as well: a wait it ends early is
+        // armed again (see `socket_error`). So a reused connection's first-byte
+        // limit and the read limit after it do not cost two `setsockopt` per request.
+        self.shortened = current.is_some_and(|c| c < limit && c >= MIN_KEPT_TIMEOUT);
+        if current != Some(limit) && !self.shortened {
             if read {
                 self.tcp().set_read_timeout(Some(limit))?;
                 self.read_set = Some(limit);
@@ -381,9 +393,10 @@ impl TimedStream {
             if self.capped {
                 return io::ErrorKind::WouldBlock.into();
             }
-            if self.armed == Phase::LowSpeed {
-                // The low-speed window ended: the next `arm` checks it and fails
-                // the transfer or opens a new window; the callers retry this.
+            if self.armed == Phase::LowSpeed || self.shortened {
+                // The low-speed window ended, or a shortened wait: the next `arm`
+                // fails the transfer if a limit is spent, else waits again; the
+                // callers retry this.
                 return io::ErrorKind::Interrupted.into();
             }
             return self.deadline.timeout(self.armed, &self.host).into_io();
