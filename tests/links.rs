@@ -524,3 +524,41 @@ fn tcp_user_timeout_is_accepted_and_the_request_works() {
     assert_eq!(body, "ok");
     // That the option reaches the socket is checked in connect.rs's unit tests.
 }
+
+#[test]
+fn after_the_first_byte_a_reused_connection_has_the_whole_read_limit() {
+    let server = Server::http(|request| {
+        if request.seq_on_conn == 0 {
+            return Reply::ok(b"first");
+        }
+        Reply::steps(
+            vec![
+                Step::Send(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc".to_vec()),
+                Step::Sleep(Duration::from_secs(20)),
+            ],
+            false,
+        )
+    });
+    let client = Client::builder()
+        .timeout_reused_first_byte(Some(Duration::from_secs(1)))
+        .timeout_read(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    let url = server.url("/");
+    client.get(&url).call().unwrap().into_string().unwrap();
+    let resp = client.get(&url).call().unwrap();
+    assert_eq!(resp.connection(), ConnectionKind::Reused);
+    let start = Instant::now();
+    let err = resp.into_string().unwrap_err();
+    let took = start.elapsed();
+    assert_eq!(err.timeout_phase(), Some(Phase::Read), "{err}");
+    assert!(
+        err.to_string().contains("read timed out after 3 s"),
+        "{err}"
+    );
+    assert!(
+        took >= Duration::from_millis(2900),
+        "the whole read limit: {took:?}"
+    );
+    assert!(took < MUST_END_WITHIN, "{took:?}");
+}
