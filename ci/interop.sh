@@ -211,6 +211,54 @@ check_server_log() {
   ok "$what: $count x $(tail -n 1 "$TMP/new.log" | cut -d' ' -f2-4)"
 }
 
+# blackhole PORT ADDR...: blackholes ADDR:PORT (ci/lib/blackhole.py) in the
+# background; sets BH_PID and BH_PORT (the port, picked when PORT is 0).
+blackhole() {
+  python3 ci/lib/blackhole.py "$@" >"$TMP/blackhole.port" 2>"$TMP/blackhole.err" &
+  BH_PID=$!
+  for _ in $(seq 100); do
+    [ -s "$TMP/blackhole.port" ] && break
+    kill -0 "$BH_PID" 2>/dev/null || fail "blackhole $*" "$TMP/blackhole.err"
+    sleep 0.1
+  done
+  BH_PORT=$(cat "$TMP/blackhole.port")
+  [ -n "$BH_PORT" ] || fail "blackhole $*: no port" "$TMP/blackhole.err"
+}
+
+# ms: milliseconds since the epoch.
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# check_happy_eyeballs ARCH: with [::1] blackholed and nginx on 127.0.0.1, fetch
+# answers within 2 s (Happy Eyeballs); with both blackholed and --connect-timeout 2
+# it fails within 3 s with one line naming the connect phase. [::1] must exist:
+# without it this fails, saying so, rather than skipping.
+check_happy_eyeballs() {
+  local arch=$1 t what
+  ip -6 addr show dev lo 2>/dev/null | grep -q 'inet6 ::1/128' \
+    || fail "IPv6 loopback [::1] is missing on this machine: the Happy Eyeballs checks need it"
+  what="fetch --resolve localhost:$PORT_A:[::1],127.0.0.1 with [::1] blackholed answers within 2 s ($arch)"
+  blackhole "$PORT_A" ::1
+  t=$(ms)
+  run "$arch" fetch --cacert "$TMP/ca.pem" --resolve "localhost:$PORT_A:[::1],127.0.0.1" "$A/1k"
+  t=$(( $(ms) - t ))
+  kill "$BH_PID"; wait "$BH_PID" 2>/dev/null || true
+  [ "$RC" -eq 0 ] && cmp -s "$TMP/stdout" "$TMP/www/1k" || fail "$what: exit $RC" "$TMP/stdout" "$TMP/stderr"
+  [ "$t" -lt 2000 ] || fail "$what: took $t ms"
+  ok "$what: $t ms"
+
+  what="fetch --connect-timeout 2 with both addresses blackholed fails within 3 s naming the connect phase ($arch)"
+  blackhole 0 ::1 127.0.0.1
+  t=$(ms)
+  run "$arch" fetch --connect-timeout 2 --resolve "localhost:$BH_PORT:[::1],127.0.0.1" "https://localhost:$BH_PORT/"
+  t=$(( $(ms) - t ))
+  kill "$BH_PID"; wait "$BH_PID" 2>/dev/null || true
+  [ "$RC" -eq 1 ] || fail "$what: exit $RC" "$TMP/stdout" "$TMP/stderr"
+  [ "$(grep -c . "$TMP/stderr")" -eq 1 ] && grep -q '^error: .*connect timed out after 2 s' "$TMP/stderr" \
+    || fail "$what: not one line naming the connect phase" "$TMP/stderr"
+  [ "$t" -lt 3000 ] || fail "$what: took $t ms"
+  ok "$what: $t ms, $(cat "$TMP/stderr")"
+}
+
 A=https://localhost:$PORT_A
 B=https://localhost:$PORT_B
 C=https://localhost:$PORT_C
@@ -280,6 +328,8 @@ for arch in host armv7; do
     echo "$reneg_out" >"$TMP/reneg.log"
     fail "$what" "$TMP/reneg.log"
   fi
+
+  check_happy_eyeballs "$arch"
 
   check_loadgen "$arch" "A keepalive: 50 requests on the warm-up's connection" \
     "requests=50 client_requests=50 bytes=51200 connections_opened=0 pool_reuses=50 handshakes_full=0 handshakes_resumed=0 retries=0" \

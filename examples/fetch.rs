@@ -34,9 +34,9 @@ use std::time::{Duration, Instant};
 
 use tinyhttps::http::header::CONTENT_LENGTH;
 use tinyhttps::{
-    Client, Method, Response, TlsSettings, DEFAULT_DOWNLOAD_DEADLINE, DEFAULT_MAX_REDIRECTS,
-    DEFAULT_TIMEOUT_CONNECT, DEFAULT_TIMEOUT_HANDSHAKE, DEFAULT_TIMEOUT_OVERALL,
-    DEFAULT_TIMEOUT_READ, DEFAULT_TIMEOUT_WRITE,
+    Client, Method, Response, RetryPolicy, TlsSettings, DEFAULT_DOWNLOAD_DEADLINE,
+    DEFAULT_MAX_REDIRECTS, DEFAULT_TIMEOUT_CONNECT, DEFAULT_TIMEOUT_HANDSHAKE,
+    DEFAULT_TIMEOUT_OVERALL, DEFAULT_TIMEOUT_READ, DEFAULT_TIMEOUT_WRITE,
 };
 
 /// The help text, with the client's default time limits.
@@ -65,16 +65,20 @@ options:
   -n N                     fetch each URL N times on one client (default 1)
   --pause SECS             sleep this long between those N fetches
   --resolve HOST:PORT:ADDR connect to ADDR for HOST:PORT (ADDR may be [IPv6];
-                           several: ADDR,ADDR)
+                           several: ADDR,ADDR, tried as Happy Eyeballs does)
+  --retry N                send again up to N times on a transient failure or a
+                           429/503 (idempotent requests; backoff, Retry-After);
+                           with -C - or --sha256: up to N times in a row after a
+                           cut transfer, resuming where the file ends (pauses of
+                           1 s, doubling up to 30 s; a retry that got bytes
+                           starts the count over)
+  --speed-limit BYTES      fail a transfer slower than BYTES/s for --speed-time
+  --speed-time SECS        (default 30 with --speed-limit)
+  --interface NAME         connect through this network interface (eth0, wwan0)
   -o, --output FILE        write the body to FILE instead of stdout (a progress
                            bar on stderr when it is a terminal)
   -C, --continue-at -      with -o FILE: resume from FILE.part left by an earlier
                            run (only '-' is accepted: where the part ends)
-  --retry N                with -o FILE: retry up to N times in a row after a cut
-                           transfer, a connection error, a time-out or a 5xx,
-                           408 or 429, resuming where the file ends (pauses of
-                           1 s, doubling up to 30 s; a retry that got bytes
-                           starts the count over)
   --sha256 HEX             with -o FILE: check the file's SHA-256 (64 hex
                            digits); on a mismatch the file is deleted
   -i, --include            write the response head (status line and headers) as
@@ -110,6 +114,9 @@ fn secs(limit: Duration) -> String {
     format!("{} s", limit.as_secs_f64())
 }
 
+/// `--speed-time` when only `--speed-limit` is given: curl's default.
+const SPEED_TIME: Duration = Duration::from_secs(30);
+
 /// SECS values above this (about 31 years) are refused: they mean "no limit", which
 /// the client does not offer, and would overflow the clock.
 const MAX_SECS: f64 = 1e9;
@@ -130,6 +137,7 @@ struct Args {
     repeat: u32,
     pause: Duration,
     resolve: Vec<Resolve>,
+    links: Links,
     output: Option<PathBuf>,
     include_head: bool,
     stats: bool,
@@ -144,6 +152,30 @@ struct DownloadArgs {
     resume: bool,
     retries: u32,
     sha256: Option<String>,
+}
+
+/// What to do on a link that drops: `--retry`, `--speed-limit`, `--speed-time`,
+/// `--interface`.
+#[derive(Debug, Default)]
+struct Links {
+    retry: u32,
+    speed_limit: Option<u64>,
+    speed_time: Option<Duration>,
+    interface: Option<String>,
+}
+
+impl Links {
+    const OPTIONS: [&str; 4] = ["--retry", "--speed-limit", "--speed-time", "--interface"];
+
+    fn set(&mut self, option: &str, value: String) -> Result<(), String> {
+        match option {
+            "--retry" => self.retry = parse_number(option, &value)?,
+            "--speed-limit" => self.speed_limit = Some(parse_number(option, &value)?),
+            "--speed-time" => self.speed_time = Some(parse_timeout(option, &value)?),
+            _ => self.interface = Some(value),
+        }
+        Ok(())
+    }
 }
 
 /// Where the request body comes from.
@@ -230,12 +262,12 @@ fn parse_args(argv: Vec<String>) -> Result<Command, String> {
     let mut repeat = 1;
     let mut pause = Duration::ZERO;
     let mut resolve = Vec::new();
+    let mut links = Links::default();
     let mut output = None;
     let mut include_head = false;
     let mut stats = false;
     let mut urls = Vec::new();
     let mut resume = false;
-    let mut retries = None;
     let mut sha256 = None;
 
     let mut argv = argv.into_iter();
@@ -275,6 +307,7 @@ fn parse_args(argv: Vec<String>) -> Result<Command, String> {
             "-n" => repeat = parse_count(&value(&mut argv)?)?,
             "--pause" => pause = parse_secs(name, &value(&mut argv)?)?,
             "--resolve" => resolve.push(parse_resolve(&value(&mut argv)?)?),
+            n if Links::OPTIONS.contains(&n) => links.set(n, value(&mut argv)?)?,
             "-o" | "--output" => output = Some(PathBuf::from(value(&mut argv)?)),
             "-i" | "--include" => include_head = flag()?,
             "--stats" => stats = flag()?,
@@ -286,7 +319,6 @@ fn parse_args(argv: Vec<String>) -> Result<Command, String> {
                     ))
                 }
             },
-            "--retry" => retries = Some(parse_retries(&value(&mut argv)?)?),
             "--sha256" => {
                 let hex = value(&mut argv)?;
                 if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -302,9 +334,10 @@ fn parse_args(argv: Vec<String>) -> Result<Command, String> {
         return Err("no URL given".into());
     }
     let (method, body) = method_and_body(method, &mut headers, data, file_body)?;
-    let download = (resume || retries.is_some() || sha256.is_some()).then_some(DownloadArgs {
+    // --retry is the request retry policy, or, for a download, its attempts in a row.
+    let download = (resume || sha256.is_some()).then_some(DownloadArgs {
         resume,
-        retries: retries.unwrap_or(0),
+        retries: links.retry,
         sha256,
     });
     if download.is_some() {
@@ -323,6 +356,7 @@ fn parse_args(argv: Vec<String>) -> Result<Command, String> {
         repeat,
         pause,
         resolve,
+        links,
         output,
         include_head,
         stats,
@@ -442,16 +476,11 @@ fn parse_count(text: &str) -> Result<u32, String> {
     }
 }
 
-/// Most `--retry` accepted: at 30 s a pause, far beyond any link's outage.
-const MAX_RETRIES: u32 = 10_000;
-
-fn parse_retries(text: &str) -> Result<u32, String> {
-    match text.trim().parse::<u32>() {
-        Ok(n) if n <= MAX_RETRIES => Ok(n),
-        _ => Err(format!(
-            "--retry: {text:?} is not a count of 0 to {MAX_RETRIES}"
-        )),
-    }
+/// A whole number of 0 or more.
+fn parse_number<T: std::str::FromStr>(option: &str, text: &str) -> Result<T, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| format!("{option}: {text:?} is not a whole number"))
 }
 
 fn parse_method(text: &str) -> Result<Method, String> {
@@ -547,9 +576,17 @@ fn build_client(args: &Args) -> Result<Client, tinyhttps::Error> {
         builder = builder.timeout_connect(limit);
     }
     for r in &args.resolve {
-        for addr in &r.addrs {
-            builder = builder.resolve(&r.host, r.port, *addr);
-        }
+        builder = builder.resolve_all(&r.host, r.port, &r.addrs);
+    }
+    let links = &args.links;
+    if links.retry > 0 {
+        builder = builder.retry(RetryPolicy::new(links.retry.saturating_add(1)));
+    }
+    if let Some(bytes) = links.speed_limit {
+        builder = builder.low_speed_limit(bytes, links.speed_time.unwrap_or(SPEED_TIME));
+    }
+    if let Some(name) = &links.interface {
+        builder = builder.interface(name);
     }
     builder.build()
 }
@@ -936,9 +973,9 @@ mod tests {
         for bad in [
             &["-C", "-", "u"][..],
             &["-o", "f", "-C", "100", "u"],
-            &["-o", "f", "--retry", "2", "u", "v"],
+            &["-o", "f", "-C", "-", "--retry", "2", "u", "v"],
             &["-o", "f", "--sha256", "abc", "u"],
-            &["-o", "f", "--retry", "1", "-d", "x", "u"],
+            &["-o", "f", "-C", "-", "--retry", "1", "-d", "x", "u"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }

@@ -14,12 +14,14 @@ use std::time::{Duration, SystemTime};
 
 use http::header::HeaderValue;
 
-use crate::deadline::Timeouts;
+use crate::connect::{Keepalive, SocketOptions};
+use crate::deadline::{LowSpeedLimit, Timeouts};
 use crate::error::{Error, Result};
 use crate::exchange::SEND_BUFFER;
 use crate::pool::PoolLimits;
 use crate::proxy::{Proxies, Proxy};
 use crate::resolve::{Resolve, Resolver};
+use crate::retry::{RetryPolicy, MAX_ATTEMPTS_ALLOWED};
 use crate::tls::{Clock, HostPattern, TlsConfigs, TlsSettings};
 
 // Defaults. -------------------------------------------------------------------------
@@ -38,6 +40,17 @@ pub const DEFAULT_TIMEOUT_READ: Duration = Duration::from_secs(30);
 /// download at 4 KiB/s, short enough that a server dribbling a byte every few seconds
 /// cannot hold a daemon's thread forever.
 pub const DEFAULT_TIMEOUT_OVERALL: Duration = Duration::from_secs(300);
+
+/// The first response byte on a reused (pooled) connection; past it the connection
+/// is taken for stale ([`Phase::FirstByte`](crate::Phase::FirstByte)). NAT boxes
+/// and modem reconnects drop idle connections without a word, and the next
+/// request on one would wait the whole read limit. Ten seconds: a third of the
+/// read limit, and several times the slowest first byte of a device's REST call
+/// on a poor cellular link (a few round trips of up to a second, plus the
+/// server's time); a request to an endpoint that may take longer sets its own
+/// limit ([`ClientBuilder::timeout_reused_first_byte`]). A fresh connection
+/// always has the whole read limit.
+pub const DEFAULT_TIMEOUT_REUSED_FIRST_BYTE: Duration = Duration::from_secs(10);
 
 /// Default number of redirects followed before
 /// [`Error::TooManyRedirects`]: as many as a browser's first tries, far fewer than a
@@ -85,6 +98,8 @@ impl Default for Timeouts {
             write: DEFAULT_TIMEOUT_WRITE,
             read: DEFAULT_TIMEOUT_READ,
             overall: Some(DEFAULT_TIMEOUT_OVERALL),
+            reused_first_byte: Some(DEFAULT_TIMEOUT_REUSED_FIRST_BYTE),
+            low_speed: None,
         }
     }
 }
@@ -141,6 +156,12 @@ const MAX_IDLE_ALLOWED: usize = 1024;
 /// Largest accepted TLS config cache: the cache reserves its capacity up front.
 const MAX_TLS_CACHE_SIZE: usize = 1024;
 
+/// Most keepalive probes: Linux's limit for `TCP_KEEPCNT`.
+const MAX_KEEPALIVE_COUNT: u32 = 127;
+
+/// Longest interface name: `IFNAMSIZ` (16) less the terminating NUL.
+const MAX_INTERFACE_NAME: usize = 15;
+
 /// Longest accepted `User-Agent`: more than any list of product tokens, and it is
 /// sent with every request.
 const MAX_USER_AGENT: usize = 1024;
@@ -156,6 +177,8 @@ pub(crate) struct Config {
     pub resolver: Resolver,
     pub proxies: Proxies,
     pub pool: PoolLimits,
+    pub sockets: SocketOptions,
+    pub retry: Option<RetryPolicy>,
 }
 
 /// Builds a [`Client`](crate::Client). Every setting has a documented default;
@@ -186,6 +209,8 @@ pub struct ClientBuilder {
     tls_rules: Vec<(String, TlsSettings)>,
     tls_cache_size: usize,
     clock: Clock,
+    sockets: SocketOptions,
+    retry: Option<RetryPolicy>,
 }
 
 impl Default for ClientBuilder {
@@ -225,6 +250,8 @@ impl ClientBuilder {
             tls_rules: Vec::new(),
             tls_cache_size: DEFAULT_TLS_CACHE_SIZE,
             clock: Clock::default(),
+            sockets: SocketOptions::default(),
+            retry: None,
         }
     }
 
@@ -287,6 +314,85 @@ impl ClientBuilder {
         self
     }
 
+    /// Longest wait for the first response byte on a reused (pooled) connection
+    /// (default [`DEFAULT_TIMEOUT_REUSED_FIRST_BYTE`]; above zero, at most one
+    /// day); `None`: the read limit. Past it the connection is taken for stale (a
+    /// NAT box or a modem reconnect dropped it while idle): an idempotent request
+    /// with a body that can be sent again goes out again once on a fresh
+    /// connection (counted in [`Stats::retries`](crate::Stats::retries)), others
+    /// fail with [`Phase::FirstByte`](crate::Phase::FirstByte). Raise it for
+    /// endpoints that think longer before they answer.
+    pub fn timeout_reused_first_byte(mut self, timeout: Option<Duration>) -> Self {
+        self.timeouts.reused_first_byte = timeout;
+        self
+    }
+
+    /// Fails a request whose transfer (request and response bytes, from the
+    /// request on) moves fewer than `bytes_per_sec` bytes per second over a whole
+    /// `window`, like curl's `--speed-limit`/`--speed-time` (off by default;
+    /// `bytes_per_sec` above zero, `window` 1 s to one day). The bytes are counted
+    /// over consecutive windows, so a stall is caught within one to two windows;
+    /// the error is [`Phase::LowSpeed`](crate::Phase::LowSpeed). Waiting for a
+    /// slow server's first byte counts as slow too.
+    pub fn low_speed_limit(mut self, bytes_per_sec: u64, window: Duration) -> Self {
+        self.timeouts.low_speed = Some(LowSpeedLimit {
+            bytes_per_sec,
+            window,
+        });
+        self
+    }
+
+    // Sockets. -----------------------------------------------------------------------
+
+    /// TCP keepalive on every new connection (off by default: each probe wakes a
+    /// cellular radio and costs power and data): after `idle` without traffic a
+    /// probe every `interval`, and after `count` unanswered ones the connection is
+    /// dropped. `idle` and `interval` 1 s to one day (whole seconds are used),
+    /// `count` 1 to 127. Keepalive finds dead idle connections only slowly; for a
+    /// request in flight see [`tcp_user_timeout`](Self::tcp_user_timeout).
+    pub fn tcp_keepalive(mut self, idle: Duration, interval: Duration, count: u32) -> Self {
+        self.sockets.keepalive = Some(Keepalive {
+            idle,
+            interval,
+            count,
+        });
+        self
+    }
+
+    /// `TCP_USER_TIMEOUT` on every new connection (Linux; off by default): the
+    /// longest time data sent may stay unacknowledged before the kernel drops the
+    /// connection, so a dead path fails a request in bounded time even while data
+    /// is in flight (an upload whose writes all fit the send buffer). 1 ms to one
+    /// day.
+    pub fn tcp_user_timeout(mut self, timeout: Duration) -> Self {
+        self.sockets.user_timeout = Some(timeout);
+        self
+    }
+
+    /// Sends every connection through this network interface (`eth0`, `wwan0`;
+    /// `SO_BINDTODEVICE`, Linux, needs `CAP_NET_RAW`), whatever the routing table
+    /// says: a multi-homed board picks its link. 1 to 15 bytes. A missing
+    /// interface (a modem not up yet) fails the connect with
+    /// [`Error::Connect`] naming it.
+    pub fn interface(mut self, name: &str) -> Self {
+        self.sockets.interface = Some(name.into());
+        self
+    }
+
+    /// Connects from this local address (and so only to the server's addresses
+    /// of its family).
+    pub fn local_address(mut self, addr: IpAddr) -> Self {
+        self.sockets.local_address = Some(addr);
+        self
+    }
+
+    /// Sends requests again on failures and on 429/503 answers ([`RetryPolicy`]
+    /// says which and when); off by default.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
     // Redirects, size limits, headers. ------------------------------------------------
 
     /// How many redirects to follow (default 10, at most 100); 0 returns 3xx
@@ -342,13 +448,23 @@ impl ClientBuilder {
     // Names and proxies. -------------------------------------------------------------
 
     /// Connects to `addr` for `host:port` instead of resolving it (like curl's
-    /// `--resolve`); TLS still verifies the certificate for `host`.
-    pub fn resolve(mut self, host: &str, port: u16, addr: IpAddr) -> Self {
+    /// `--resolve`); TLS still verifies the certificate for `host`. Called again
+    /// for the same `host:port`, adds an address (see
+    /// [`resolve_all`](Self::resolve_all)).
+    pub fn resolve(self, host: &str, port: u16, addr: IpAddr) -> Self {
+        self.resolve_all(host, port, &[addr])
+    }
+
+    /// Connects to these addresses for `host:port` instead of resolving it, like
+    /// curl's `--resolve host:port:addr,addr`: tried as Happy Eyeballs tries a
+    /// name's addresses (families interleaved from the first one's, the next
+    /// attempt 250 ms after the previous one, the first to connect wins).
+    pub fn resolve_all(mut self, host: &str, port: u16, addrs: &[IpAddr]) -> Self {
         self.resolver
             .fixed
             .entry((host.to_ascii_lowercase(), port))
             .or_default()
-            .push(SocketAddr::new(addr, port));
+            .extend(addrs.iter().map(|addr| SocketAddr::new(*addr, port)));
         self
     }
 
@@ -506,6 +622,8 @@ impl ClientBuilder {
             resolver: self.resolver,
             proxies: self.proxies?,
             pool: self.pool,
+            sockets: self.sockets,
+            retry: self.retry,
         };
         Ok((config, tls))
     }
@@ -521,7 +639,30 @@ impl ClientBuilder {
         in_range("timeout_handshake", t.handshake, time.clone(), "")?;
         in_range("timeout_read", t.read, time.clone(), "")?;
         in_range("timeout_write", t.write, time.clone(), "")?;
-        in_range("idle_timeout", self.pool.idle_timeout, time, "")?;
+        in_range("idle_timeout", self.pool.idle_timeout, time.clone(), "")?;
+        if let Some(first_byte) = t.reused_first_byte {
+            in_range("timeout_reused_first_byte", first_byte, time.clone(), "")?;
+        }
+        if let Some(low) = t.low_speed {
+            in_range(
+                "low_speed_limit bytes_per_sec",
+                low.bytes_per_sec,
+                1..=u64::MAX,
+                "",
+            )?;
+            let window = Duration::from_secs(1)..=MAX_TIMEOUT;
+            in_range("low_speed_limit window", low.window, window, "")?;
+        }
+        self.check_sockets(time.clone())?;
+        if let Some(retry) = self.retry {
+            let attempts = 1..=MAX_ATTEMPTS_ALLOWED;
+            in_range("retry max_attempts", retry.max_attempts, attempts, "")?;
+            in_range("retry backoff", retry.backoff, time.clone(), "")?;
+            let max = retry.backoff..=MAX_TIMEOUT;
+            in_range("retry max backoff", retry.max_backoff, max, "")?;
+            let after = Duration::ZERO..=MAX_TIMEOUT;
+            in_range("retry max_retry_after", retry.max_retry_after, after, "")?;
+        }
         in_range("redirects", self.redirects, 0..=MAX_REDIRECTS_ALLOWED, "")?;
         let response_head = MIN_RESPONSE_HEAD..=MAX_RESPONSE_HEAD;
         let request_head = MIN_REQUEST_HEAD..=MAX_REQUEST_HEAD;
@@ -555,6 +696,31 @@ impl ClientBuilder {
         )?;
         let ua = self.user_agent.len();
         in_range("user_agent length", ua, 1..=MAX_USER_AGENT, bytes)
+    }
+}
+
+impl ClientBuilder {
+    /// Checks the socket options against their accepted ranges.
+    fn check_sockets(&self, time: RangeInclusive<Duration>) -> Result<()> {
+        let s = &self.sockets;
+        if let Some(k) = s.keepalive {
+            let seconds = Duration::from_secs(1)..=MAX_TIMEOUT;
+            in_range("tcp_keepalive idle", k.idle, seconds.clone(), "")?;
+            in_range("tcp_keepalive interval", k.interval, seconds, "")?;
+            in_range("tcp_keepalive count", k.count, 1..=MAX_KEEPALIVE_COUNT, "")?;
+        }
+        if let Some(user_timeout) = s.user_timeout {
+            let ms = Duration::from_millis(1)..=*time.end();
+            in_range("tcp_user_timeout", user_timeout, ms, "")?;
+        }
+        if let Some(name) = &s.interface {
+            let length = 1..=MAX_INTERFACE_NAME;
+            in_range("interface name length", name.len(), length, " bytes")?;
+            if name.contains('\0') {
+                return Err(Error::config("interface name contains a NUL byte"));
+            }
+        }
+        Ok(())
     }
 }
 

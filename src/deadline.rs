@@ -18,6 +18,17 @@ pub(crate) struct Timeouts {
     pub write: Duration,
     pub read: Duration,
     pub overall: Option<Duration>,
+    /// The first response byte on a reused connection (`None`: the read limit).
+    pub reused_first_byte: Option<Duration>,
+    /// The low-speed abort, off by default.
+    pub low_speed: Option<LowSpeedLimit>,
+}
+
+/// A transfer slower than `bytes_per_sec` for all of `window` fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LowSpeedLimit {
+    pub bytes_per_sec: u64,
+    pub window: Duration,
 }
 
 /// The time limits of one request, with its overall deadline fixed at the start.
@@ -47,6 +58,17 @@ impl Deadline {
         self.start
     }
 
+    /// What is left of the overall deadline (None: no overall deadline).
+    pub fn left(&self) -> Option<Duration> {
+        self.end
+            .map(|end| end.saturating_duration_since(Instant::now()))
+    }
+
+    /// Time since the request started, for [`Timings`](crate::Timings).
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
     /// A budget for `phase`, started by its first [`Budget::limit`]. Connect spends
     /// one budget on DNS and every address, the TLS handshake one on all its reads
     /// and writes; a read or a write takes a new one for each wait on the socket.
@@ -66,7 +88,23 @@ impl Deadline {
             Phase::Write => self.timeouts.write,
             Phase::Read => self.timeouts.read,
             Phase::Overall => self.timeouts.overall.unwrap_or(Duration::MAX),
+            Phase::FirstByte => match self.timeouts.reused_first_byte {
+                Some(limit) => limit.min(self.timeouts.read),
+                None => self.timeouts.read,
+            },
+            Phase::LowSpeed => self.timeouts.low_speed.map_or(Duration::MAX, |l| l.window),
         }
+    }
+
+    /// The low-speed abort of a request, fresh, if one is set.
+    pub fn low_speed(&self) -> Option<LowSpeed> {
+        self.timeouts.low_speed.map(|limit| LowSpeed {
+            // Saturating float to int: a huge product is "never fast enough".
+            min_bytes: (limit.bytes_per_sec as f64 * limit.window.as_secs_f64()).ceil() as u64,
+            window: limit.window,
+            window_start: None,
+            bytes_at_start: 0,
+        })
     }
 
     /// [`Error::Timeout`] for `host`, naming the limit of `phase` that elapsed.
@@ -122,6 +160,43 @@ impl Budget {
     pub fn timeout(&self, which: Phase, host: &str) -> Error {
         self.deadline.timeout(which, host)
     }
+
+    /// Time since the first [`limit`](Self::limit) (zero before it).
+    pub fn spent(&self) -> Duration {
+        self.start.map_or(Duration::ZERO, |start| start.elapsed())
+    }
+}
+
+/// The low-speed abort of one request, like curl's `--speed-limit`/`--speed-time`:
+/// the bytes moved are counted over consecutive windows, and a window that ends
+/// with fewer than `min_bytes` fails the request. Each socket wait is cut at the
+/// window's end so that a silent server is caught too.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LowSpeed {
+    min_bytes: u64,
+    window: Duration,
+    window_start: Option<Instant>,
+    bytes_at_start: u64,
+}
+
+impl LowSpeed {
+    /// Before a wait, with `moved` bytes sent and received so far: how long the wait
+    /// may last (to the window's end), or `Err` when the window that just ended
+    /// moved too few bytes. The first call starts the first window.
+    pub fn check(&mut self, moved: u64) -> Result<Duration, ()> {
+        let now = Instant::now();
+        let start = *self.window_start.get_or_insert(now);
+        let elapsed = now.saturating_duration_since(start);
+        if elapsed < self.window {
+            return Ok(round_up(self.window.saturating_sub(elapsed)));
+        }
+        if moved.saturating_sub(self.bytes_at_start) < self.min_bytes {
+            return Err(());
+        }
+        self.window_start = Some(now);
+        self.bytes_at_start = moved;
+        Ok(self.window)
+    }
 }
 
 /// A wait shorter than the read timeout, for reads worth a little time but not a
@@ -163,6 +238,11 @@ fn round_up(d: Duration) -> Duration {
     let step = TIMEOUT_GRANULARITY.as_nanos();
     let steps = d.as_nanos().div_ceil(step);
     u64::try_from(steps.saturating_mul(step)).map_or(d, Duration::from_nanos)
+}
+
+/// The wall clock, for HTTP dates (`Retry-After`).
+pub(crate) fn wall_clock() -> std::time::SystemTime {
+    std::time::SystemTime::now()
 }
 
 /// The monotonic clock, for pool bookkeeping (idle times).

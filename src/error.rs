@@ -37,6 +37,15 @@ pub enum Phase {
     Read,
     /// The overall per-request deadline ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
     Overall,
+    /// The first response byte on a reused (pooled) connection
+    /// ([`ClientBuilder::timeout_reused_first_byte`](crate::ClientBuilder::timeout_reused_first_byte)):
+    /// the connection is taken for stale (a NAT box or a modem reconnect dropped it
+    /// while it sat idle). An idempotent request with a replayable body is sent
+    /// again on a fresh connection; others fail with this.
+    FirstByte,
+    /// The transfer stayed slower than the low-speed limit for its whole time window
+    /// ([`ClientBuilder::low_speed_limit`](crate::ClientBuilder::low_speed_limit)).
+    LowSpeed,
 }
 
 impl fmt::Display for Phase {
@@ -47,6 +56,8 @@ impl fmt::Display for Phase {
             Phase::Write => "write",
             Phase::Read => "read",
             Phase::Overall => "overall deadline",
+            Phase::FirstByte => "first response byte on a reused connection",
+            Phase::LowSpeed => "low-speed limit",
         })
     }
 }
@@ -342,14 +353,7 @@ impl fmt::Display for Error {
             Error::Config { reason } => write!(f, "configuration error: {reason}"),
             Error::Resolve { host, source } => write!(f, "cannot resolve {host}: {source}"),
             Error::Connect { host, source } => write!(f, "cannot connect to {host}: {source}"),
-            Error::Timeout {
-                phase: Phase::Overall,
-                host,
-                limit,
-            } => write!(f, "overall deadline of {} passed with {host}", Secs(*limit)),
-            Error::Timeout { phase, host, limit } => {
-                write!(f, "{phase} timed out after {} with {host}", Secs(*limit))
-            }
+            Error::Timeout { phase, host, limit } => timeout(f, *phase, host, *limit),
             Error::Certificate { host, source } => {
                 write!(f, "certificate of {host} rejected: {source}")
             }
@@ -419,6 +423,25 @@ fn truncated(f: &mut fmt::Formatter<'_>, host: &str, framing: Framing) -> fmt::R
              (no length, delimited by the close) cannot be told from a cut one: \
              refused as truncated"
         ),
+    }
+}
+
+/// The message of [`Error::Timeout`]: the limit that elapsed, and with whom.
+fn timeout(f: &mut fmt::Formatter<'_>, phase: Phase, host: &str, limit: Duration) -> fmt::Result {
+    let limit = Secs(limit);
+    match phase {
+        Phase::Overall => write!(f, "overall deadline of {limit} passed with {host}"),
+        Phase::FirstByte => write!(
+            f,
+            "reused connection to {host} sent no response byte within {limit}: taken for \
+             stale and not retried (the request is not idempotent or its body cannot be \
+             sent again)"
+        ),
+        Phase::LowSpeed => write!(
+            f,
+            "transfer with {host} stayed below the low-speed limit for {limit}"
+        ),
+        phase => write!(f, "{phase} timed out after {limit} with {host}"),
     }
 }
 

@@ -164,6 +164,7 @@ extern crate log;
 
 mod client;
 mod config;
+mod connect;
 mod deadline;
 mod download;
 mod error;
@@ -179,9 +180,11 @@ mod redirect;
 mod request;
 mod resolve;
 mod response;
+mod retry;
 mod run;
 mod stats;
 mod sync;
+mod timings;
 mod tls;
 mod transport;
 
@@ -190,7 +193,8 @@ pub use config::{
     ClientBuilder, DEFAULT_BODY_LIMIT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE,
     DEFAULT_MAX_IDLE_PER_HOST, DEFAULT_MAX_REDIRECTS, DEFAULT_MAX_REQUEST_HEAD,
     DEFAULT_MAX_RESPONSE_HEAD, DEFAULT_TIMEOUT_CONNECT, DEFAULT_TIMEOUT_HANDSHAKE,
-    DEFAULT_TIMEOUT_OVERALL, DEFAULT_TIMEOUT_READ, DEFAULT_TIMEOUT_WRITE, DEFAULT_TLS_CACHE_SIZE,
+    DEFAULT_TIMEOUT_OVERALL, DEFAULT_TIMEOUT_READ, DEFAULT_TIMEOUT_REUSED_FIRST_BYTE,
+    DEFAULT_TIMEOUT_WRITE, DEFAULT_TLS_CACHE_SIZE,
 };
 pub use download::{
     Download, DownloadReport, DEFAULT_DOWNLOAD_ATTEMPTS, DEFAULT_DOWNLOAD_DEADLINE,
@@ -202,7 +206,11 @@ pub use http::{HeaderMap, Method, StatusCode, Uri, Version};
 pub use request::{RequestBuilder, SendBody};
 pub use resolve::Resolve;
 pub use response::{Body, Response};
+pub use retry::{
+    RetryPolicy, DEFAULT_MAX_RETRY_AFTER, DEFAULT_RETRY_BACKOFF, DEFAULT_RETRY_MAX_BACKOFF,
+};
 pub use stats::Stats;
+pub use timings::Timings;
 pub use tls::{
     CertificateExpiry, Cipher, IdentityExpiry, ServerExpiry, TlsSettings, TlsVersion,
     DEFAULT_SESSION_CACHE_SIZE, DEFAULT_TIME_FLOOR, TRUST_RECHECK_INTERVAL,

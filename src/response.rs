@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::exchange::{self, RawHead, Transport};
 use crate::netloc;
 use crate::pool::{Connection, Pool};
+use crate::timings::Timings;
 use crate::transport::ConnectionKind;
 
 /// Most body bytes read and thrown away when a body is dropped before its end, to keep
@@ -68,6 +69,7 @@ pub struct Response {
     url: Uri,
     body: Body,
     connection: ConnectionKind,
+    timings: Timings,
     raw_head: Option<Box<[u8]>>,
 }
 
@@ -86,6 +88,7 @@ impl Response {
         url: Uri,
         body: Body,
         connection: ConnectionKind,
+        timings: Timings,
     ) -> Response {
         let (mut parts, ()) = head.into_parts();
         Response {
@@ -96,6 +99,7 @@ impl Response {
             url: netloc::without_password(url),
             body,
             connection,
+            timings,
         }
     }
 
@@ -112,6 +116,12 @@ impl Response {
     /// full or a resumed TLS handshake). After redirects, the last hop's.
     pub fn connection(&self) -> ConnectionKind {
         self.connection
+    }
+
+    /// How long the request's phases took ([`Timings`]): DNS, connect and TLS of
+    /// a new connection, time to the first byte and to the complete head.
+    pub fn timings(&self) -> Timings {
+        self.timings
     }
 
     /// The status code. Compares with integers: `resp.status() == 200`.

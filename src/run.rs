@@ -12,6 +12,7 @@
 
 use std::io::Read;
 use std::sync::Arc;
+use std::time::Duration;
 
 use http::header;
 use http::request::Parts;
@@ -21,13 +22,14 @@ use ureq_proto::client::{Call, RecvResponseResult};
 
 use crate::config::Config;
 use crate::deadline::Deadline;
-use crate::error::{Error, Result};
+use crate::error::{Error, Phase, Result};
 use crate::exchange::{self, Answer, HeadRules, ReqBody};
 use crate::netloc::{self, Netloc, Redacted, Scheme};
 use crate::pool::{Connection, Pool, PoolKey};
 use crate::proxy::{self, Proxy};
 use crate::redirect;
 use crate::response::{self, Body, Response};
+use crate::retry::RetryPolicy;
 use crate::stats::Counters;
 use crate::tls::TlsConfigs;
 use crate::transport::{ConnectionKind, TimedStream};
@@ -86,7 +88,8 @@ struct Redirect {
     body: Body,
 }
 
-/// Runs one request to its response head: connection, exchange, redirects, retry.
+/// Runs one request to its response head: connection, exchange, redirects, retry
+/// (on a stale pooled connection, and by the client's [`RetryPolicy`] if set).
 /// `parts` is carried through the hops and changed only by a redirect.
 pub(crate) fn run(
     shared: &Shared,
@@ -99,10 +102,72 @@ pub(crate) fn run(
         timeouts.overall = options.timeout;
     }
     let deadline = Deadline::start(timeouts);
+    let Some(policy) = shared.config.retry else {
+        return hops(shared, &mut parts, &mut body, deadline, options);
+    };
+    let mut attempt = 1;
+    loop {
+        let outcome = hops(shared, &mut parts, &mut body, deadline, options);
+        let Some(wait) = policy_wait(&policy, attempt, &outcome, &parts, &body, deadline) else {
+            return outcome;
+        };
+        let (method, uri) = (&parts.method, Redacted(&parts.uri));
+        match &outcome {
+            Ok(response) => debug!(
+                "{method} {uri} answered {}: attempt {} in {wait:?}",
+                response.status(),
+                attempt.saturating_add(1)
+            ),
+            Err(e) => debug!(
+                "{method} {uri} failed ({e}): attempt {} in {wait:?}",
+                attempt.saturating_add(1)
+            ),
+        }
+        // A 429/503's body is dropped (drained if small, else its connection closed).
+        drop(outcome);
+        Counters::add(&shared.counters.retries, 1);
+        std::thread::sleep(wait);
+        attempt = attempt.saturating_add(1);
+        body.rewind()?;
+    }
+}
+
+/// How long to wait before attempt `attempt + 1` of a request that ended with
+/// `outcome`, if the policy sends it again: a request safe to send twice, with a
+/// body that can be, and a wait that ends before the overall deadline.
+fn policy_wait(
+    policy: &RetryPolicy,
+    attempt: u32,
+    outcome: &Result<Response>,
+    parts: &Parts,
+    body: &ReqBody,
+    deadline: Deadline,
+) -> Option<Duration> {
+    if !body.is_replayable() || !is_idempotent(&parts.method, &parts.headers) {
+        return None;
+    }
+    let seen = match outcome {
+        Ok(response) => Ok((response.status(), response.headers())),
+        Err(e) => Err(e),
+    };
+    let wait = policy.wait(attempt, seen)?;
+    let left = deadline.left().unwrap_or(Duration::MAX);
+    (wait < left).then_some(wait)
+}
+
+/// The hops of one attempt: redirects followed, and one retry on a fresh
+/// connection when a pooled one failed before any answer.
+fn hops(
+    shared: &Shared,
+    parts: &mut Parts,
+    body: &mut ReqBody,
+    deadline: Deadline,
+    options: Options,
+) -> Result<Response> {
     let mut hops = 0;
     let mut retried = false;
     loop {
-        match one_hop(shared, &mut parts, &mut body, deadline, options, retried)? {
+        match one_hop(shared, parts, body, deadline, options, retried)? {
             Hop::Done(response) => return Ok(response),
             Hop::Retry => retried = true,
             Hop::Redirect(next) => {
@@ -112,7 +177,7 @@ pub(crate) fn run(
                     return Err(Error::TooManyRedirects { limit, url });
                 }
                 hops = hops.saturating_add(1);
-                follow(&mut parts, &mut body, next);
+                follow(parts, body, next);
             }
         }
         body.rewind()?;
@@ -144,7 +209,8 @@ fn one_hop(
             return Err(Error::invalid_request(e));
         }
     }
-    conn.stream.set_deadline(deadline);
+    conn.stream
+        .start_request(deadline, conn.kind == ConnectionKind::Reused);
     conn.buf.received = false;
     Counters::add(&shared.counters.requests, 1);
     trace!("{} {}", parts.method, Redacted(&parts.uri));
@@ -181,6 +247,7 @@ fn answered(
         reusable,
     } = answer;
     let kind = conn.kind;
+    let timings = conn.stream.timings();
     let response_body = shared.body(conn, next, reusable, head.headers());
     let status = head.status();
     match redirect_target(&shared.config, &head, parts, body, host)? {
@@ -191,8 +258,19 @@ fn answered(
             body: response_body,
         })),
         None => {
-            let url = std::mem::take(&mut parts.uri);
-            Ok(Hop::Done(Response::new(head, url, response_body, kind)))
+            // The URL moves into the response, unless a retry policy may send the
+            // request again (a clone: reference counts).
+            let url = match shared.config.retry {
+                Some(_) => parts.uri.clone(),
+                None => std::mem::take(&mut parts.uri),
+            };
+            Ok(Hop::Done(Response::new(
+                head,
+                url,
+                response_body,
+                kind,
+                timings,
+            )))
         }
     }
 }
@@ -223,13 +301,14 @@ fn failed(
 /// connection (once: the caller checks that it was not retried already). Only
 /// when the connection came from the pool and failed before any response byte
 /// arrived (the server closed it while it sat idle: the request never reached it),
-/// with an I/O error (not a timeout: the server may be working on it), for a
-/// request that is safe to send twice ([`is_idempotent`]) with a body that can be
-/// sent again.
+/// with an I/O error, or silence past the reused connection's first-byte limit
+/// ([`Phase::FirstByte`]: a path dropped while idle; not the read limit: the
+/// server may be working on it), for a request that is safe to send twice
+/// ([`is_idempotent`]) with a body that can be sent again.
 fn retry_allowed(conn: &Connection, error: &Error, parts: &Parts, body: &ReqBody) -> bool {
     conn.kind == ConnectionKind::Reused
         && !conn.buf.received
-        && matches!(error, Error::Io { .. })
+        && (matches!(error, Error::Io { .. }) || error.timeout_phase() == Some(Phase::FirstByte))
         && body.is_replayable()
         && is_idempotent(&parts.method, &parts.headers)
 }
@@ -383,9 +462,9 @@ impl Shared {
             Scheme::Http => None,
         };
         let dial = key.proxy.as_ref().map_or(netloc, |p| &p.netloc);
-        let resolver = &self.config.resolver;
+        let (resolver, sockets) = (&self.config.resolver, &self.config.sockets);
         let mut stream =
-            TimedStream::connect_tcp(dial, netloc, resolver, deadline, &self.counters)?;
+            TimedStream::connect_tcp(dial, netloc, resolver, sockets, deadline, &self.counters)?;
         let mut kind = ConnectionKind::New;
         if let Some(found) = tls {
             if let Some(proxy) = &key.proxy {

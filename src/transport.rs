@@ -3,19 +3,21 @@
 //! `Read + Write`.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, HandshakeKind};
 
-use crate::deadline::{Budget, Deadline, ShortWait};
+use crate::connect::{self, SocketOptions};
+use crate::deadline::{Budget, Deadline, LowSpeed, ShortWait};
 use crate::error::{Error, Phase, Result};
 use crate::exchange::Transport;
 use crate::netloc::Netloc;
 use crate::resolve::Resolver;
 use crate::stats::Counters;
+use crate::timings::Timings;
 use crate::tls::Identity;
 
 /// Most plaintext or TLS bytes rustls may hold queued for sending. We flush after every
@@ -49,6 +51,11 @@ struct Framing {
     /// Bytes of the current record's body still to come.
     body_left: usize,
 }
+
+/// Shortest socket timeout kept for a wait with a longer limit (see
+/// `TimedStream::arm`): a wait ending early costs a wake-up, so only timeouts of
+/// a second or more are kept (one wake-up per second at most while waiting).
+const MIN_KEPT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Bytes in a TLS record header (RFC 8446 §5.1): type, version, length.
 const TLS_RECORD_HEADER: u8 = 5;
@@ -110,6 +117,8 @@ pub(crate) struct TimedStream {
     /// whether it was the binding limit when the socket was armed.
     read_cap: Option<ShortWait>,
     capped: bool,
+    /// Whether the socket's timeout is shorter than the limit of the wait.
+    shortened: bool,
     /// Which limit the socket's timeout was last armed with: the one that elapsed if
     /// the socket times out.
     armed: Phase,
@@ -117,6 +126,15 @@ pub(crate) struct TimedStream {
     /// The client identity a TLS connection shows, when it comes from files: its
     /// TLS errors say when a changed file was refused.
     identity: Option<Arc<Identity>>,
+    /// The request came on a pooled connection: its reads wait under
+    /// [`Phase::FirstByte`] until a byte arrives.
+    reused: bool,
+    /// The low-speed abort of the current request, if set, and the bytes moved.
+    low_speed: Option<LowSpeed>,
+    moved: u64,
+    /// When this connection was made, and when the current request's first
+    /// response byte came (offsets from the request's start).
+    timings: Timings,
 }
 
 /// How a request got its connection, from
@@ -149,20 +167,25 @@ pub enum ConnectionKind {
 }
 
 impl TimedStream {
-    /// Resolves `dial` and connects to it (TCP_NODELAY), DNS and every address within
-    /// one connect budget. `target` is the server the connection is for (the same,
-    /// or the origin behind a proxy): errors name it.
+    /// Resolves `dial` and connects to it (TCP_NODELAY, the socket `options`), DNS
+    /// and every address within one connect budget (Happy Eyeballs: see
+    /// `connect.rs`). `target` is the server the connection is for (the same, or
+    /// the origin behind a proxy): errors name it.
     pub fn connect_tcp(
         dial: &Netloc,
         target: &Netloc,
         resolver: &Resolver,
+        options: &SocketOptions,
         deadline: Deadline,
         counters: &Arc<Counters>,
     ) -> Result<TimedStream> {
         let dial_host = dial.authority();
+        let started = deadline.elapsed();
         let mut budget = deadline.budget(Phase::Connect);
         let addrs = resolver.resolve(dial, &mut budget, &dial_host)?;
-        let (tcp, addr) = connect_any(&addrs, &mut budget, &dial_host)?;
+        let resolved = deadline.elapsed();
+        let (tcp, addr) = connect::connect(&addrs, &mut budget, &dial_host, options)?;
+        let timings = Timings::connected(started, resolved, deadline.elapsed());
         Counters::add(&counters.connections_opened, 1);
         debug!("connected to {dial_host} ({addr})");
         Ok(TimedStream {
@@ -173,9 +196,14 @@ impl TimedStream {
             write_set: None,
             read_cap: None,
             capped: false,
+            shortened: false,
             armed: Phase::Connect,
             counters: counters.clone(),
             identity: None,
+            reused: false,
+            low_speed: None,
+            moved: 0,
+            timings,
         })
     }
 
@@ -209,6 +237,7 @@ impl TimedStream {
         let kind = self
             .handshake()
             .map_err(|e| Error::from_io(e, &self.host))?;
+        self.timings.set_secured(self.deadline.elapsed());
         let counter = match kind {
             ConnectionKind::NewTlsResumed => &self.counters.handshakes_resumed,
             _ => &self.counters.handshakes_full,
@@ -262,11 +291,14 @@ impl TimedStream {
             };
             match t.tls.read_tls(&mut framed) {
                 Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(self.socket_error(e)),
+                // A signal, or the end of a low-speed window: wait again.
+                Err(e) => match self.socket_error(e) {
+                    e if e.kind() == io::ErrorKind::Interrupted => {}
+                    e => return Err(e),
+                },
             }
         };
-        Counters::add(&self.counters.bytes_received, n as u64);
+        self.received(n);
         let Stream::Tls(t) = &mut self.stream else {
             unreachable!("TLS stream only");
         };
@@ -310,20 +342,32 @@ impl TimedStream {
             match t.tls.write_tls(&mut t.tcp) {
                 Ok(n) => {
                     Counters::add(&self.counters.bytes_sent, n as u64);
+                    self.moved = self.moved.saturating_add(n as u64);
                     // Progress: the next wait has the whole write limit again.
                     wait = self.deadline.budget(Phase::Write);
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(self.socket_error(e)),
+                // A signal, or the end of a low-speed window: wait again.
+                Err(e) => match self.socket_error(e) {
+                    e if e.kind() == io::ErrorKind::Interrupted => {}
+                    e => return Err(e),
+                },
             }
         }
     }
 
     /// Sets the socket's read or write timeout for the next wait within `budget`.
     fn arm(&mut self, budget: &mut Budget, read: bool) -> io::Result<()> {
-        let (mut limit, which) = budget
+        let (mut limit, mut which) = budget
             .limit()
             .map_err(|which| self.deadline.timeout(which, &self.host).into_io())?;
+        if let Some(low_speed) = &mut self.low_speed {
+            let window_left = low_speed
+                .check(self.moved)
+                .map_err(|()| self.deadline.timeout(Phase::LowSpeed, &self.host).into_io())?;
+            if window_left < limit {
+                (limit, which) = (window_left, Phase::LowSpeed);
+            }
+        }
         self.armed = which;
         self.capped = false;
         if let Some(cap) = self.read_cap.filter(|_| read) {
@@ -338,7 +382,11 @@ impl TimedStream {
             }
         }
         let current = if read { self.read_set } else { self.write_set };
-        if current != Some(limit) {
+        // A shorter timeout already set serves as well: a wait it ends early is
+        // armed again (see `socket_error`). So a reused connection's first-byte
+        // limit and the read limit after it do not cost two `setsockopt` per request.
+        self.shortened = current.is_some_and(|c| c < limit && c >= MIN_KEPT_TIMEOUT);
+        if current != Some(limit) && !self.shortened {
             if read {
                 self.tcp().set_read_timeout(Some(limit))?;
                 self.read_set = Some(limit);
@@ -359,6 +407,12 @@ impl TimedStream {
         ) {
             if self.capped {
                 return io::ErrorKind::WouldBlock.into();
+            }
+            if self.armed == Phase::LowSpeed || self.shortened {
+                // The low-speed window ended, or a shortened wait: the next `arm`
+                // fails the transfer if a limit is spent, else waits again; the
+                // callers retry this.
+                return io::ErrorKind::Interrupted.into();
             }
             return self.deadline.timeout(self.armed, &self.host).into_io();
         }
@@ -385,9 +439,42 @@ impl TimedStream {
         &self.host
     }
 
-    /// Starts the time limits of a new request on this connection.
-    pub fn set_deadline(&mut self, deadline: Deadline) {
+    /// Starts the time limits of a new request on this connection; `reused`: the
+    /// connection came from the pool (see [`Phase::FirstByte`]).
+    pub fn start_request(&mut self, deadline: Deadline, reused: bool) {
         self.deadline = deadline;
+        self.reused = reused;
+        self.low_speed = deadline.low_speed();
+        self.moved = 0;
+        if reused {
+            self.timings = Timings::default();
+        }
+        self.timings.clear_first_byte();
+    }
+
+    /// This request's timings so far, with `head` (the response head is complete)
+    /// set now.
+    pub fn timings(&self) -> Timings {
+        self.timings.with_head(self.deadline.elapsed())
+    }
+
+    /// The phase of the next read's wait: [`Phase::FirstByte`] on a reused
+    /// connection before any byte of the answer came, else [`Phase::Read`].
+    fn read_phase(&self) -> Phase {
+        if self.reused && !self.timings.has_first_byte() {
+            Phase::FirstByte
+        } else {
+            Phase::Read
+        }
+    }
+
+    /// Counts `n` bytes read from the socket.
+    fn received(&mut self, n: usize) {
+        Counters::add(&self.counters.bytes_received, n as u64);
+        self.moved = self.moved.saturating_add(n as u64);
+        if n > 0 && !self.timings.has_first_byte() {
+            self.timings.set_first_byte(self.deadline.elapsed());
+        }
     }
 
     /// Whether rustls holds anything this side has not read: plaintext, a
@@ -461,7 +548,7 @@ impl Read for TimedStream {
         loop {
             match &mut self.stream {
                 Stream::Plain(_) => {
-                    let mut budget = self.deadline.budget(Phase::Read);
+                    let mut budget = self.deadline.budget(self.read_phase());
                     loop {
                         self.arm(&mut budget, true)?;
                         let Stream::Plain(tcp) = &mut self.stream else {
@@ -469,11 +556,14 @@ impl Read for TimedStream {
                         };
                         match tcp.read(buf) {
                             Ok(n) => {
-                                Counters::add(&self.counters.bytes_received, n as u64);
+                                self.received(n);
                                 return Ok(n);
                             }
-                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                            Err(e) => return Err(self.socket_error(e)),
+                            // A signal, or the end of a low-speed window: wait again.
+                            Err(e) => match self.socket_error(e) {
+                                e if e.kind() == io::ErrorKind::Interrupted => {}
+                                e => return Err(e),
+                            },
                         }
                     }
                 }
@@ -483,7 +573,7 @@ impl Read for TimedStream {
                     Err(e) => return Err(e),
                 },
             }
-            let mut budget = self.deadline.budget(Phase::Read);
+            let mut budget = self.deadline.budget(self.read_phase());
             self.receive_tls(&mut budget)?;
             // Answers to what was read (a key update) go out now. A server that
             // stopped reading and closed (an early answer to an upload) makes this
@@ -513,10 +603,14 @@ impl Write for TimedStream {
                     match tcp.write(buf) {
                         Ok(n) => {
                             Counters::add(&self.counters.bytes_sent, n as u64);
+                            self.moved = self.moved.saturating_add(n as u64);
                             return Ok(n);
                         }
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => return Err(self.socket_error(e)),
+                        // A signal, or the end of a low-speed window: wait again.
+                        Err(e) => match self.socket_error(e) {
+                            e if e.kind() == io::ErrorKind::Interrupted => {}
+                            e => return Err(e),
+                        },
                     }
                 }
             }
@@ -541,55 +635,6 @@ fn is_peer_gone(e: &io::Error) -> bool {
             | io::ErrorKind::ConnectionReset
             | io::ErrorKind::ConnectionAborted
     )
-}
-
-/// Connects to the first address that answers, all of them within the one connect
-/// `budget`: each address gets an equal share of what is left, so a blackholed
-/// first address cannot use up the time of the ones after it. An interrupted
-/// connect is not started over: std's `connect_timeout` polls for completion and
-/// retries the poll when a signal interrupts it.
-#[allow(clippy::arithmetic_side_effects)] // `i < addrs.len()`: `untried` is at least 1.
-fn connect_any(
-    addrs: &[SocketAddr],
-    budget: &mut Budget,
-    host: &str,
-) -> Result<(TcpStream, SocketAddr)> {
-    let mut last = None;
-    for (i, addr) in addrs.iter().enumerate() {
-        let (left, which) = budget.limit_for(host)?;
-        let untried = u32::try_from(addrs.len() - i).unwrap_or(u32::MAX);
-        let share = left / untried;
-        let share = if share.is_zero() { left } else { share };
-        match TcpStream::connect_timeout(addr, share) {
-            Ok(tcp) => {
-                tcp.set_nodelay(true).map_err(|e| Error::Connect {
-                    host: host.into(),
-                    source: e,
-                })?;
-                return Ok((tcp, *addr));
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
-                ) =>
-            {
-                debug!("connect to {host} via {addr} timed out after {share:?}");
-                last = Some(budget.timeout(which, host));
-            }
-            Err(e) => {
-                debug!("connect to {host} via {addr} failed: {e}");
-                last = Some(Error::Connect {
-                    host: host.into(),
-                    source: e,
-                });
-            }
-        }
-    }
-    Err(last.unwrap_or_else(|| Error::Connect {
-        host: host.into(),
-        source: io::Error::new(io::ErrorKind::NotFound, "no address to connect to"),
-    }))
 }
 
 #[cfg(test)]

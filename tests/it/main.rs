@@ -23,6 +23,7 @@ mod framing;
 mod hostile;
 mod http_api;
 mod limits;
+mod links;
 mod memory;
 mod pool;
 mod proxy;
