@@ -146,6 +146,7 @@
 //! usual bundle paths).
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[macro_use]
 extern crate log;
@@ -156,6 +157,10 @@ mod deadline;
 mod download;
 mod error;
 mod exchange;
+#[cfg(feature = "gzip")]
+mod gzip;
+#[cfg(feature = "json")]
+mod json;
 #[cfg(any(test, fuzzing))]
 #[doc(hidden)]
 pub mod fuzz;

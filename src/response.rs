@@ -184,6 +184,10 @@ impl Response {
             .min(PREALLOCATE_LIMIT);
         let mut out = Vec::with_capacity(usize::try_from(hint).unwrap_or(0));
         let mut body = self.body;
+        #[cfg(feature = "gzip")]
+        if let Some(decoder) = &mut body.gzip {
+            decoder.set_limit(limit);
+        }
         let host = body.host();
         (&mut body)
             .take(limit.saturating_add(1))
@@ -193,6 +197,24 @@ impl Response {
             return Err(Error::BodyTooLarge { limit });
         }
         Ok(out)
+    }
+}
+
+#[cfg(feature = "gzip")]
+impl Response {
+    /// Decodes a `Content-Encoding: gzip` body as it is read, if the request let
+    /// this client ask for gzip ([`crate::gzip::wanted`]); the headers then lose
+    /// `Content-Encoding` and `Content-Length`, which described the encoded bytes.
+    pub(crate) fn decode_gzip(mut self, request: &HeaderMap) -> Response {
+        let State::Reading(r) = &self.body.state else {
+            return self;
+        };
+        if crate::gzip::wanted(request) && crate::gzip::is_gzip(&self.headers) {
+            let decoder = crate::gzip::Decoder::new(&r.host, self.body.limit);
+            self.body.gzip = Some(Box::new(decoder));
+            crate::gzip::strip_headers(&mut self.headers);
+        }
+        self
     }
 }
 
@@ -248,6 +270,9 @@ impl From<Response> for http::Response<Body> {
 pub struct Body {
     state: State,
     limit: u64,
+    /// Inflates a `Content-Encoding: gzip` body (feature `gzip`).
+    #[cfg(feature = "gzip")]
+    gzip: Option<Box<crate::gzip::Decoder>>,
 }
 
 enum State {
@@ -284,6 +309,8 @@ impl Body {
         Body {
             state: State::Done,
             limit,
+            #[cfg(feature = "gzip")]
+            gzip: None,
         }
     }
 
@@ -307,6 +334,8 @@ impl Body {
                 reusable,
             })),
             limit,
+            #[cfg(feature = "gzip")]
+            gzip: None,
         }
     }
 
@@ -323,6 +352,21 @@ impl Read for Body {
         if dst.is_empty() {
             // Not the end of the body: nothing was asked for.
             return Ok(0);
+        }
+        #[cfg(feature = "gzip")]
+        if let Some(mut decoder) = self.gzip.take() {
+            // `self` without its decoder is the raw body the decoder reads from.
+            let read = decoder.read(dst, self);
+            match read {
+                Ok(0) => {} // the end: the decoder's memory is freed
+                Ok(_) => self.gzip = Some(decoder),
+                Err(_) => {
+                    if let State::Reading(r) = std::mem::replace(&mut self.state, State::Failed) {
+                        r.conn.close();
+                    }
+                }
+            }
+            return read;
         }
         let State::Reading(r) = &mut self.state else {
             return match self.state {

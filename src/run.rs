@@ -192,7 +192,10 @@ fn answered(
         })),
         None => {
             let url = std::mem::take(&mut parts.uri);
-            Ok(Hop::Done(Response::new(head, url, response_body, kind)))
+            let response = Response::new(head, url, response_body, kind);
+            #[cfg(feature = "gzip")]
+            let response = response.decode_gzip(&parts.headers);
+            Ok(Hop::Done(response))
         }
     }
 }
@@ -323,6 +326,11 @@ fn new_call(
     }
     if !headers.contains_key(header::USER_AGENT) {
         call.header(header::USER_AGENT, config.user_agent.clone())
+            .map_err(invalid)?;
+    }
+    #[cfg(feature = "gzip")]
+    if crate::gzip::wanted(headers) {
+        call.header(header::ACCEPT_ENCODING, crate::gzip::ACCEPT)
             .map_err(invalid)?;
     }
     let framed = headers.contains_key(header::CONTENT_LENGTH)
