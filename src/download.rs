@@ -502,7 +502,11 @@ impl Job<'_, '_> {
             request = request.header(name, value);
         }
         #[cfg(feature = "gzip")]
-        if !plan.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("accept-encoding")) {
+        if !plan
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("accept-encoding"))
+        {
             // The file as stored, whatever the feature: resumable by byte ranges,
             // and not capped by the body limit as a decoded gzip body is.
             request = request.header("Accept-Encoding", "identity");

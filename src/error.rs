@@ -412,7 +412,10 @@ impl fmt::Display for Error {
             }
             #[cfg(feature = "json")]
             Error::Json { host, source } => {
-                write!(f, "response body from {host} is not the JSON expected: {source}")
+                write!(
+                    f,
+                    "response body from {host} is not the JSON expected: {source}"
+                )
             }
         }
     }

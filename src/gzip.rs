@@ -199,7 +199,10 @@ impl Header {
 enum Part {
     Header(Header),
     Deflate,
-    Trailer { seen: usize, bytes: [u8; TRAILER] },
+    Trailer {
+        seen: usize,
+        bytes: [u8; TRAILER],
+    },
     /// After a member's trailer: the end, or another member if bytes follow.
     End,
 }

@@ -157,13 +157,13 @@ mod deadline;
 mod download;
 mod error;
 mod exchange;
+#[cfg(any(test, fuzzing))]
+#[doc(hidden)]
+pub mod fuzz;
 #[cfg(feature = "gzip")]
 mod gzip;
 #[cfg(feature = "json")]
 mod json;
-#[cfg(any(test, fuzzing))]
-#[doc(hidden)]
-pub mod fuzz;
 mod netloc;
 mod no_proxy;
 mod pool;

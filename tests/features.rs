@@ -12,9 +12,8 @@ mod json {
 
     #[test]
     fn send_json_and_into_json_round_trip() {
-        let (pki, server) = pki_and_https(|r| {
-            Reply::status(200, &[("content-type", "application/json")], &r.body)
-        });
+        let (pki, server) =
+            pki_and_https(|r| Reply::status(200, &[("content-type", "application/json")], &r.body));
         let client = client_trusting(&pki);
         let sent = json!({ "sensor": "t1", "celsius": 21.5, "tags": ["a", "b"] });
         let resp = client
@@ -31,7 +30,10 @@ mod json {
         );
         assert_eq!(serde_json::from_slice::<Value>(&seen.body).unwrap(), sent);
         // A typed target, with serde's own impls.
-        let resp = client.post(&server.url("/")).send_json(&[1u32, 2, 3]).unwrap();
+        let resp = client
+            .post(&server.url("/"))
+            .send_json(&[1u32, 2, 3])
+            .unwrap();
         assert_eq!(resp.into_json::<Vec<u32>>().unwrap(), [1, 2, 3]);
     }
 
@@ -166,10 +168,7 @@ mod gzip {
         assert_eq!(resp.header("content-encoding"), None);
         assert_eq!(resp.header("content-length"), None);
         assert_eq!(resp.into_vec().unwrap(), plain);
-        assert_eq!(
-            server.requests()[0].header_all("accept-encoding"),
-            ["gzip"]
-        );
+        assert_eq!(server.requests()[0].header_all("accept-encoding"), ["gzip"]);
     }
 
     #[test]
@@ -250,7 +249,10 @@ mod gzip {
             .unwrap()
             .into_vec()
             .unwrap_err();
-        assert!(matches!(err, Error::BodyTooLarge { limit: 1048576 }), "{err}");
+        assert!(
+            matches!(err, Error::BodyTooLarge { limit: 1048576 }),
+            "{err}"
+        );
         // A streaming reader is held to the same limit.
         let mut body = client.get(&server.url("/")).call().unwrap().into_reader();
         let mut decoded = 0u64;
@@ -336,5 +338,25 @@ mod gzip {
         let resp = client.get(&server.url("/empty")).call().unwrap();
         assert_eq!(resp.into_string().unwrap(), "");
         assert_eq!(client.stats().pool_reuses, 1);
+    }
+
+    #[test]
+    fn a_download_asks_for_the_file_as_stored() {
+        let stored = gzip(b"firmware image");
+        let sent = stored.clone();
+        let server = Server::http(move |_| Reply::ok(&sent));
+        let dir = crate::support::temp_dir("features-download");
+        let dest = dir.join("fw.bin");
+        Client::new()
+            .download(&server.url("/fw.bin"))
+            .to_file(&dest)
+            .run()
+            .unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), stored);
+        assert_eq!(
+            server.requests()[0].header_all("accept-encoding"),
+            ["identity"]
+        );
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }
