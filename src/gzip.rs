@@ -24,6 +24,7 @@ use miniz_oxide::inflate::stream::{inflate, InflateState};
 use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
 
 use crate::error::Error;
+use crate::response::Body;
 
 /// Compressed bytes taken from the connection at a time: half the connection's
 /// receive buffer, so one read of the body usually drains what one TLS record
@@ -72,11 +73,21 @@ pub(crate) fn is_gzip(response: &HeaderMap) -> bool {
     single.is_some_and(|v| v.eq_ignore_ascii_case("gzip") || v.eq_ignore_ascii_case("x-gzip"))
 }
 
-/// The headers of a decoded response: `Content-Encoding` and `Content-Length`
-/// described the bytes on the wire, not the decoded ones, so they are removed.
-pub(crate) fn strip_headers(response: &mut HeaderMap) {
-    response.remove(CONTENT_ENCODING);
-    response.remove(CONTENT_LENGTH);
+/// A response to a request with `request` headers, decoded if the request let
+/// this client ask for gzip ([`wanted`]), the response is gzip and has a body.
+/// The headers of a decoded response lose `Content-Encoding` and
+/// `Content-Length`: they described the bytes on the wire, not the decoded ones.
+pub(crate) fn decode(
+    mut head: http::Response<()>,
+    mut body: Body,
+    request: &HeaderMap,
+) -> (http::Response<()>, Body) {
+    if wanted(request) && is_gzip(head.headers()) && body.decode_gzip() {
+        let headers = head.headers_mut();
+        headers.remove(CONTENT_ENCODING);
+        headers.remove(CONTENT_LENGTH);
+    }
+    (head, body)
 }
 
 /// The CRC-32 table, computed at compile time (1 KiB, in the binary only with the

@@ -200,24 +200,6 @@ impl Response {
     }
 }
 
-#[cfg(feature = "gzip")]
-impl Response {
-    /// Decodes a `Content-Encoding: gzip` body as it is read, if the request let
-    /// this client ask for gzip ([`crate::gzip::wanted`]); the headers then lose
-    /// `Content-Encoding` and `Content-Length`, which described the encoded bytes.
-    pub(crate) fn decode_gzip(mut self, request: &HeaderMap) -> Response {
-        let State::Reading(r) = &self.body.state else {
-            return self;
-        };
-        if crate::gzip::wanted(request) && crate::gzip::is_gzip(&self.headers) {
-            let decoder = crate::gzip::Decoder::new(&r.host, self.body.limit);
-            self.body.gzip = Some(Box::new(decoder));
-            crate::gzip::strip_headers(&mut self.headers);
-        }
-        self
-    }
-}
-
 /// The response as an [`http::Response`], for code written against the `http`
 /// types: status, version, headers, and the body as the stream [`Body`]. Its
 /// extensions hold the URL that answered (an [`http::Uri`], as
@@ -337,6 +319,18 @@ impl Body {
             #[cfg(feature = "gzip")]
             gzip: None,
         }
+    }
+
+    /// Makes this body inflate gzip as it is read (see [`crate::gzip::decode`]);
+    /// false, and nothing changed, when it has no bytes to read.
+    #[cfg(feature = "gzip")]
+    pub(crate) fn decode_gzip(&mut self) -> bool {
+        let State::Reading(r) = &self.state else {
+            return false;
+        };
+        let decoder = crate::gzip::Decoder::new(&r.host, self.limit);
+        self.gzip = Some(Box::new(decoder));
+        true
     }
 
     fn host(&self) -> Arc<str> {

@@ -192,10 +192,9 @@ fn answered(
         })),
         None => {
             let url = std::mem::take(&mut parts.uri);
-            let response = Response::new(head, url, response_body, kind);
             #[cfg(feature = "gzip")]
-            let response = response.decode_gzip(&parts.headers);
-            Ok(Hop::Done(response))
+            let (head, response_body) = crate::gzip::decode(head, response_body, &parts.headers);
+            Ok(Hop::Done(Response::new(head, url, response_body, kind)))
         }
     }
 }
