@@ -1,6 +1,6 @@
 //! gzip content decoding (feature `gzip`): requests say `Accept-Encoding: gzip`,
 //! and a `Content-Encoding: gzip` body is inflated as it streams through
-//! [`Body`](crate::Body)'s `Read`.
+//! [`Body`]'s `Read`.
 //!
 //! The gzip framing (RFC 1952: header, CRC-32 and length trailer, several members
 //! one after another) is read here; the deflate data is inflated by miniz_oxide.

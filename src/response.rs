@@ -143,7 +143,9 @@ impl Response {
         &self.url
     }
 
-    /// The body as a stream (`impl Read`): nothing is buffered whole.
+    /// The body as a stream (`impl Read`): nothing is buffered whole. With the
+    /// `gzip` feature, a gzip body is decoded as it streams, and the decoded bytes
+    /// are held to the client's body limit (see the crate docs' Features section).
     pub fn into_reader(self) -> Body {
         self.body
     }
