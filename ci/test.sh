@@ -18,6 +18,9 @@ cargo clippy --all-targets -- -D warnings
 step "cargo clippy without default features (no webpki-roots)"
 cargo clippy --all-targets --no-default-features -- -D warnings
 
+step "cargo clippy with the optional features (json, gzip)"
+cargo clippy --all-targets --features json,gzip -- -D warnings
+
 step "the bench harness (bench/harness, loadgen's path dev-dependency): clippy, tests"
 # A crate of its own: the clippy run above does not lint it.
 cargo clippy --manifest-path bench/harness/Cargo.toml --all-targets -- -D warnings
@@ -25,11 +28,18 @@ cargo test --manifest-path bench/harness/Cargo.toml --quiet
 
 step "cargo doc (private items too), warnings are errors"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --document-private-items
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --document-private-items --features json,gzip
 
 step "tests on the host"
 start=$(date +%s)
 cargo test
 echo "host tests took $(( $(date +%s) - start )) s"
+
+step "the optional features' tests on the host (json, gzip)"
+# Only what the features add: their tests, the unit tests, their doc examples.
+cargo test --features json,gzip --lib
+cargo test --features json,gzip --test it -- features::
+cargo test --features json,gzip --doc -- json gzip
 
 step "tests on the host without default features (system trust store)"
 start=$(date +%s)

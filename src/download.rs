@@ -505,6 +505,16 @@ impl Job<'_, '_> {
         for (name, value) in &plan.headers {
             request = request.header(name, value);
         }
+        #[cfg(feature = "gzip")]
+        if !plan
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("accept-encoding"))
+        {
+            // The file as stored, whatever the feature: resumable by byte ranges,
+            // and not capped by the body limit as a decoded gzip body is.
+            request = request.header("Accept-Encoding", "identity");
+        }
         if resuming {
             request = request.header("Range", &format!("bytes={}-", self.part.len));
             if let Some(validator) = &self.part.validator {

@@ -257,6 +257,17 @@ pub enum Error {
         /// `FileTooLarge`, ...).
         source: io::Error,
     },
+    /// The response body is not the JSON expected
+    /// ([`Response::into_json`](crate::Response::into_json), feature `json`):
+    /// not JSON, or not of the type asked for.
+    #[cfg(feature = "json")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
+    Json {
+        /// `host:port`.
+        host: Box<str>,
+        /// serde_json's error: what and where (line, column).
+        source: Source,
+    },
 }
 
 impl Error {
@@ -402,6 +413,13 @@ impl fmt::Display for Error {
             Error::File { path, source } => {
                 write!(f, "file error on {}: {source}", path.display())
             }
+            #[cfg(feature = "json")]
+            Error::Json { host, source } => {
+                write!(
+                    f,
+                    "response body from {host} is not the JSON expected: {source}"
+                )
+            }
         }
     }
 }
@@ -479,6 +497,8 @@ impl StdError for Error {
             Error::Certificate { source, .. }
             | Error::Tls { source, .. }
             | Error::Protocol { source, .. } => Some(source.as_ref()),
+            #[cfg(feature = "json")]
+            Error::Json { source, .. } => Some(source.as_ref()),
             _ => None,
         }
     }

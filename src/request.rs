@@ -231,6 +231,14 @@ impl RequestBuilder {
         self.send(ReqBody::Seekable(&mut source, start))
     }
 
+    /// Whether the caller set header `name`.
+    #[cfg(feature = "json")]
+    pub(crate) fn has_header(&self, name: HeaderName) -> bool {
+        self.parts
+            .as_ref()
+            .is_ok_and(|p| p.headers.contains_key(name))
+    }
+
     fn send(self, body: ReqBody) -> Result<Response> {
         self.client.execute(self.parts?, self.options, body)
     }

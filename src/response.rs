@@ -153,7 +153,9 @@ impl Response {
         &self.url
     }
 
-    /// The body as a stream (`impl Read`): nothing is buffered whole.
+    /// The body as a stream (`impl Read`): nothing is buffered whole. With the
+    /// `gzip` feature, a gzip body is decoded as it streams, and the decoded bytes
+    /// are held to the client's body limit (see the crate docs' Features section).
     pub fn into_reader(self) -> Body {
         self.body
     }
@@ -194,6 +196,10 @@ impl Response {
             .min(PREALLOCATE_LIMIT);
         let mut out = Vec::with_capacity(usize::try_from(hint).unwrap_or(0));
         let mut body = self.body;
+        #[cfg(feature = "gzip")]
+        if let Some(decoder) = &mut body.gzip {
+            decoder.set_limit(limit);
+        }
         let host = body.host();
         (&mut body)
             .take(limit.saturating_add(1))
@@ -258,6 +264,9 @@ impl From<Response> for http::Response<Body> {
 pub struct Body {
     state: State,
     limit: u64,
+    /// Inflates a `Content-Encoding: gzip` body (feature `gzip`).
+    #[cfg(feature = "gzip")]
+    gzip: Option<Box<crate::gzip::Decoder>>,
 }
 
 enum State {
@@ -294,6 +303,8 @@ impl Body {
         Body {
             state: State::Done,
             limit,
+            #[cfg(feature = "gzip")]
+            gzip: None,
         }
     }
 
@@ -317,7 +328,21 @@ impl Body {
                 reusable,
             })),
             limit,
+            #[cfg(feature = "gzip")]
+            gzip: None,
         }
+    }
+
+    /// Makes this body inflate gzip as it is read (see [`crate::gzip::decode`]);
+    /// false, and nothing changed, when it has no bytes to read.
+    #[cfg(feature = "gzip")]
+    pub(crate) fn decode_gzip(&mut self) -> bool {
+        let State::Reading(r) = &self.state else {
+            return false;
+        };
+        let decoder = crate::gzip::Decoder::new(&r.host, self.limit);
+        self.gzip = Some(Box::new(decoder));
+        true
     }
 
     fn host(&self) -> Arc<str> {
@@ -333,6 +358,21 @@ impl Read for Body {
         if dst.is_empty() {
             // Not the end of the body: nothing was asked for.
             return Ok(0);
+        }
+        #[cfg(feature = "gzip")]
+        if let Some(mut decoder) = self.gzip.take() {
+            // `self` without its decoder is the raw body the decoder reads from.
+            let read = decoder.read(dst, self);
+            match read {
+                Ok(0) => {} // the end: the decoder's memory is freed
+                Ok(_) => self.gzip = Some(decoder),
+                Err(_) => {
+                    if let State::Reading(r) = std::mem::replace(&mut self.state, State::Failed) {
+                        r.conn.close();
+                    }
+                }
+            }
+            return read;
         }
         let State::Reading(r) = &mut self.state else {
             return match self.state {

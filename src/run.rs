@@ -264,6 +264,8 @@ fn answered(
                 Some(_) => parts.uri.clone(),
                 None => std::mem::take(&mut parts.uri),
             };
+            #[cfg(feature = "gzip")]
+            let (head, response_body) = crate::gzip::decode(head, response_body, &parts.headers);
             Ok(Hop::Done(Response::new(
                 head,
                 url,
@@ -402,6 +404,11 @@ fn new_call(
     }
     if !headers.contains_key(header::USER_AGENT) {
         call.header(header::USER_AGENT, config.user_agent.clone())
+            .map_err(invalid)?;
+    }
+    #[cfg(feature = "gzip")]
+    if crate::gzip::wanted(headers) {
+        call.header(header::ACCEPT_ENCODING, crate::gzip::ACCEPT)
             .map_err(invalid)?;
     }
     let framed = headers.contains_key(header::CONTENT_LENGTH)

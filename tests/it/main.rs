@@ -19,6 +19,7 @@ mod support;
 
 mod close_idle;
 mod download;
+mod features;
 mod framing;
 mod hostile;
 mod http_api;
