@@ -105,8 +105,9 @@
 //! [`TlsSettings`] says otherwise; there is no switch to accept invalid certificates.
 //! Sessions resume only under the trust policy that made them. Certificates are
 //! checked at the system clock, but never before a floor ([`DEFAULT_TIME_FLOOR`],
-//! [`ClientBuilder::time_floor`]): a board whose clock reads 1970 gets an error
-//! that says "clock". Public key pins ([`TlsSettings::pin_sha256`]) add to the
+//! [`ClientBuilder::time_floor`]), so a board whose clock reads 1970 still verifies
+//! certificates issued before the floor; one dated after the floor (or expired before
+//! it) gets an error that says "clock". Public key pins ([`TlsSettings::pin_sha256`]) add to the
 //! chain and name checks; client identities reload from their files
 //! ([`TlsSettings::client_auth_pem_files`]); [`Client::certificate_expiry`] tells
 //! when certificates lapse.
