@@ -355,6 +355,37 @@ impl TimedStream {
         }
     }
 
+    /// Sends what rustls has queued as far as the socket takes it now, never
+    /// waiting; what does not fit stays queued ahead of anything written later. A
+    /// server gone is not an error here (the next write reports it). No system
+    /// call when nothing is queued, as after almost every read.
+    fn flush_tls_now(&mut self) -> io::Result<()> {
+        let Stream::Tls(t) = &mut self.stream else {
+            return Ok(());
+        };
+        if !t.tls.wants_write() {
+            return Ok(());
+        }
+        t.tcp.set_nonblocking(true)?;
+        let sent = loop {
+            if !t.tls.wants_write() {
+                break Ok(());
+            }
+            match t.tls.write_tls(&mut t.tcp) {
+                Ok(0) => break Ok(()),
+                Ok(n) => {
+                    Counters::add(&self.counters.bytes_sent, n as u64);
+                    self.moved = self.moved.saturating_add(n as u64);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock || is_peer_gone(&e) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        t.tcp.set_nonblocking(false)?;
+        sent
+    }
+
     /// Sets the socket's read or write timeout for the next wait within `budget`.
     fn arm(&mut self, budget: &mut Budget, read: bool) -> io::Result<()> {
         let (mut limit, mut which) = budget
@@ -575,14 +606,12 @@ impl Read for TimedStream {
             }
             let mut budget = self.deadline.budget(self.read_phase());
             self.receive_tls(&mut budget)?;
-            // Answers to what was read (a key update) go out now. A server that
-            // stopped reading and closed (an early answer to an upload) makes this
-            // fail with the unsent body still queued: what it sent stays readable,
-            // and the next write reports the failure.
-            match self.flush_tls(None) {
-                Err(e) if !is_peer_gone(&e) => return Err(e),
-                _ => {}
-            }
+            // Answers to what was read (a key update) go out now, without waiting:
+            // a server that stopped reading, closed or not (an early answer to an
+            // upload), leaves the unsent body queued, and what it sent stays
+            // readable within the read's own limit; the next write sends the rest
+            // or reports the failure.
+            self.flush_tls_now()?;
         }
     }
 }

@@ -458,11 +458,14 @@ enum Seen {
 /// A server that answers GET with 200 (keeping the connection) and answers a PUT as
 /// soon as its head is in: `413` with `Connection: close`, then closes without reading
 /// the body, as servers with an upload limit do. The client's next writes fail (reset
-/// or broken pipe). `tls`: rustls over the TCP stream. Ends when `stop` is set and a
-/// connection wakes it.
+/// or broken pipe). `tls`: rustls over the TCP stream. `hold`: after the 413, keep
+/// the socket open, reading nothing, until this channel yields or its sender is
+/// dropped (the client's writes stall instead of failing). Ends when `stop` is set
+/// and a connection wakes it.
 fn early_answer_server(
     tls: Option<Arc<rustls::ServerConfig>>,
     stop: Arc<std::sync::atomic::AtomicBool>,
+    hold: Option<mpsc::Receiver<()>>,
 ) -> (u16, mpsc::Receiver<Seen>, std::thread::JoinHandle<()>) {
     use std::io::Read;
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -508,6 +511,9 @@ fn early_answer_server(
                 b"HTTP/1.1 413 Content Too Large\r\nconnection: close\r\ncontent-length: 7\r\n\r\ntoo big",
             );
             let _ = stream.flush();
+            if let Some(hold) = &hold {
+                let _ = hold.recv();
+            }
             drop(stream);
             tx.send(Seen::Closed).unwrap();
             break;
@@ -532,7 +538,7 @@ fn stop_server(
 #[test]
 fn early_413_during_an_upload_is_the_response_and_is_not_retried() {
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let (port, seen, thread) = early_answer_server(None, stop.clone());
+    let (port, seen, thread) = early_answer_server(None, stop.clone(), None);
     let client = Client::new();
     let url = format!("http://127.0.0.1:{port}/blob");
     // A first request leaves the connection in the pool: the upload runs on a reused
@@ -595,7 +601,7 @@ fn early_413_during_a_streamed_upload_is_the_response_over_tls_and_plain() {
     for tls in [None, Some(config)] {
         let is_tls = tls.is_some();
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (port, seen, thread) = early_answer_server(tls, stop.clone());
+        let (port, seen, thread) = early_answer_server(tls, stop.clone(), None);
         let scheme = if is_tls { "https" } else { "http" };
         let client = client_trusting(&pki);
         let url = format!("{scheme}://127.0.0.1:{port}/blob");
@@ -611,4 +617,42 @@ fn early_413_during_a_streamed_upload_is_the_response_over_tls_and_plain() {
         assert_eq!(resp.status(), 413, "tls {is_tls}");
         assert_eq!(resp.into_string().unwrap(), "too big", "tls {is_tls}");
     }
+}
+
+/// Over TLS, a server that answers 413 and then stops reading but keeps the socket
+/// open: the upload's write times out with body records still queued in rustls, and
+/// the answer read then must not wait to send them (the write limit again) and fail.
+#[test]
+fn early_413_over_tls_from_a_server_that_stops_reading_but_stays_open_is_the_response() {
+    let pki = Pki::new("tinyhttps test CA");
+    let config = TlsOptions::new(pki.server(SERVER_NAMES)).server_config();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (release, hold) = mpsc::channel();
+    let (port, seen, thread) = early_answer_server(Some(config), stop.clone(), Some(hold));
+    let write_limit = Duration::from_secs(1);
+    let client = Client::builder()
+        .tls(support::trust(&pki))
+        .timeout_write(write_limit)
+        .build()
+        .unwrap();
+    let url = format!("https://127.0.0.1:{port}/blob");
+    // Far more than the socket buffers of both ends hold: the upload stalls.
+    let body = vec![0u8; 64 * 1024 * 1024];
+    let started = std::time::Instant::now();
+    let result = client.put(&url).send_bytes(&body);
+    let elapsed = started.elapsed();
+    drop(release);
+    stop_server(port, &stop, thread);
+    let resp = result.unwrap();
+    assert_eq!(resp.status(), 413);
+    assert_eq!(resp.into_string().unwrap(), "too big");
+    // Does not hang: the stalled upload takes a few write limits (the kernel takes
+    // a little more now and then, and progress restarts the limit), the answer none.
+    assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
+    assert_eq!(
+        seen.try_iter().collect::<Vec<_>>(),
+        [Seen::Put, Seen::Closed]
+    );
+    let stats = client.stats();
+    assert_eq!((stats.retries, stats.requests), (0, 1));
 }
