@@ -2,17 +2,21 @@
 //! image over a link that breaks, on a device that may lose power half-way.
 //!
 //! ```text
-//! run ─► Part::open: PATH.part + PATH.part.meta (URL, validator, length)
+//! run ─► Part::open: PATH.part + PATH.part.meta (URL, validator, length, durable)
 //!         │   sidecar matches the URL (and there is a validator or a digest)?
-//!         │     yes: keep the bytes, hash them (with a digest)   no: truncate
+//!         │     yes: keep the bytes up to the durable length (cut the rest),
+//!         │          hash them (with a digest)                   no: truncate
 //!         ▼
 //!        attempt ── GET [Range: bytes=N-, If-Range: validator] ──►
 //!          200  ─► start over: truncate, new sidecar, stream from 0
 //!          206  ─► Content-Range starts at N, same validator and length? append
 //!                  : else start over (never append to the wrong place)
-//!          416  ─► the part is complete (Content-Range: */N)? done : start over
+//!          416  ─► the part is complete (Content-Range: */N) and the 416's
+//!                  validator, if any, is the part's? done : start over
 //!          else ─► Error::Status (5xx, 408, 429 retried)
+//!         │ every MiB: fsync the part, record that durable length in the sidecar
 //!         │ cut (Truncated, Io, Timeout, Connect): pause, retry from the new N
+//!         │ given up: fsync the part, record its length (the next run resumes there)
 //!         ▼
 //!        finish: SHA-256 check (mismatch: delete part and sidecar), fsync,
 //!                rename PATH.part -> PATH, remove sidecar, fsync the directory
@@ -35,7 +39,7 @@ use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::netloc;
 use crate::response::Response;
-use part::{file_error, Part, Validator};
+use part::{file_error, Part, Validator, DURABLE_STEP};
 
 /// Attempts in a row that may fail before a download gives up (see
 /// [`Download::attempts`]): with the default pauses (1, 2, 4, 8 s) a link that is
@@ -92,7 +96,15 @@ type ProgressFn<'a> = Box<dyn FnMut(u64, Option<u64>) + 'a>;
 ///   validator and length. A `200` (the server ignored `Range`, or the file
 ///   changed) starts over from zero, truncating: a full body is never appended to
 ///   a partial file. A `206` starting elsewhere starts over. A `416` with a
-///   complete `.part` finishes it.
+///   complete `.part` finishes it, unless its `ETag` or `Last-Modified` names
+///   another version than the part's (`If-Range` has no effect on a `416`): then
+///   it starts over.
+/// - `fsync`s the `.part` each time it reaches a multiple of 1 MiB and records
+///   that durable length in the sidecar (two small `fsync`s per MiB); a later
+///   run keeps only those bytes, since after a power loss some file systems
+///   (UBIFS, JFFS2, ext4 `data=writeback`) leave garbage at a file's tail. A run
+///   that gives up syncs and records all it wrote. Attempts within one run resume
+///   from what was written, synced or not.
 /// - Retries after a cut body ([`Error::Truncated`]), connection errors
 ///   ([`Error::Io`], [`Error::Connect`], [`Error::Resolve`]), time-outs and 5xx,
 ///   408 and 429, resuming where the file ends (see [`attempts`](Self::attempts)).
@@ -311,7 +323,10 @@ impl<'a> Download<'a> {
             report: &mut report,
         };
         job.tell();
-        job.run_attempts(started)?;
+        if let Err(e) = job.run_attempts(started) {
+            part.keep();
+            return Err(e);
+        }
         let bytes = part.len;
         if let (Some(ctx), Some(expected)) = (hasher, plan.sha256) {
             let actual = ctx.finish();
@@ -554,8 +569,7 @@ impl Job<'_, '_> {
             .header("content-length")
             .and_then(|v| v.parse::<u64>().ok());
         let validator = Validator::of(&response);
-        self.part
-            .start_over(&self.plan.shown_url, validator, total)?;
+        self.part.start_over(validator, total)?;
         if let Some(ctx) = self.hasher {
             *ctx = Context::new(&SHA256);
         }
@@ -602,7 +616,9 @@ impl Job<'_, '_> {
         }
     }
 
-    /// A `416` to a resume: the part may already be whole.
+    /// A `416` to a resume: the part may already be whole. `If-Range` has no
+    /// effect on a `416`, so a validator it names must be the part's: a file
+    /// replaced by one of the same length is not taken for the part.
     fn unsatisfiable(&mut self, response: &Response) -> Step {
         let total = match response
             .header("content-range")
@@ -611,7 +627,12 @@ impl Job<'_, '_> {
             Some(ContentRange::Unsatisfied { total }) => Some(total),
             _ => self.part.total,
         };
-        if total == Some(self.part.len) {
+        let same_file = self
+            .part
+            .validator
+            .as_ref()
+            .is_none_or(|v| v.agrees(response));
+        if same_file && total == Some(self.part.len) {
             Step::Done
         } else {
             Step::Restart
@@ -619,7 +640,8 @@ impl Job<'_, '_> {
     }
 
     /// Streams the body to the end of the part (through the hasher), up to `limit`
-    /// bytes in the part when given.
+    /// bytes in the part when given; syncs the part at each multiple of
+    /// [`DURABLE_STEP`] (reads stop there).
     #[allow(clippy::indexing_slicing)] // `n` is what our own `Body` read into `buf`.
     fn stream(&mut self, response: Response, limit: Option<u64>) -> Result<(), Failure> {
         let host = host_of(&response);
@@ -629,7 +651,10 @@ impl Job<'_, '_> {
             .map_err(|e| file_error(&part.path, e))?;
         let mut body = response.into_reader();
         loop {
-            let n = match body.read(self.buf) {
+            // 1..=DURABLE_STEP: never an empty read, which would look like the end.
+            let to_step = DURABLE_STEP.saturating_sub(part.len % DURABLE_STEP);
+            let want = usize::try_from(to_step).map_or(self.buf.len(), |n| n.min(self.buf.len()));
+            let n = match body.read(&mut self.buf[..want]) {
                 Ok(0) => return Ok(()),
                 Ok(n) => n,
                 Err(e) => return Err(Error::from(e).into()),
@@ -645,6 +670,9 @@ impl Job<'_, '_> {
                 .write_all(chunk)
                 .map_err(|e| file_error(&part.path, e))?;
             part.len = len;
+            if len % DURABLE_STEP == 0 {
+                part.make_durable()?;
+            }
             self.report.received = self.report.received.saturating_add(n as u64);
             if let Some(ctx) = self.hasher {
                 ctx.update(chunk);
