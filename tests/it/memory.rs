@@ -73,9 +73,15 @@ const PLAIN_NETLOCS: usize = 1000;
 /// one-time step only one, so the smaller growth must stay within the bound.
 const MAX_GROWTH_PER_NETLOC: isize = 8;
 
+/// One more step a bounded table may take inside the smaller window as well: 680 bytes
+/// seen once over 37 TLS netlocs on armv7 (a clean-clone CI run), with the other
+/// window holding the ~9 KiB doubling. A leak still shows: 64 bytes a netloc is
+/// 2,368 bytes over armv7's 37 and 8,000 over the host's 250.
+const ONE_STEP: isize = 1024;
+
 /// The heap growth allowed over `netlocs` measured netlocs.
 fn flat_bound(netlocs: usize) -> isize {
-    MAX_GROWTH_PER_NETLOC * netlocs as isize
+    MAX_GROWTH_PER_NETLOC * netlocs as isize + ONE_STEP
 }
 
 /// What the heap did over the two windows of the second half of a run.
