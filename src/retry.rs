@@ -200,14 +200,8 @@ fn http_date(text: &str) -> Option<u64> {
     if !(1..=31).contains(&day) || !(1970..=9999).contains(&year) || h > 23 || m > 59 || s > 60 {
         return None;
     }
-    // Days from 1970-01-01 to the civil date (H. Hinnant's days_from_civil).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = (era * 146_097 + doe).checked_sub(719_468)?;
+    let days = crate::tls::days_from_civil(year as i64, month as i64, day as i64);
+    let days = u64::try_from(days).ok()?;
     Some(days * 86_400 + h * 3600 + m * 60 + s)
 }
 

@@ -6,6 +6,8 @@ use std::fmt;
 use rustls::pki_types::CertificateDer;
 use rustls::server::ParsedCertificate;
 
+use base64::alphabet::STANDARD;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::prelude::{Engine, BASE64_STANDARD};
 
 /// Bytes of a SHA-256 digest.
@@ -14,9 +16,12 @@ const SHA256_LEN: usize = 32;
 /// The prefix curl writes before a SHA-256 pin.
 const PREFIX: &str = "sha256//";
 
-/// The standard base64 alphabet (RFC 4648 §4), for decoding that accepts a pin with
-/// or without its padding.
-const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/// Standard base64 (RFC 4648 §4) that accepts a pin with or without its padding;
+/// non-zero bits after the last byte are refused (one spelling per value).
+const BASE64_PADDING_OPTIONAL: GeneralPurpose = GeneralPurpose::new(
+    &STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
 
 /// The SHA-256 of a SubjectPublicKeyInfo.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -67,33 +72,16 @@ impl fmt::Debug for Pin {
     }
 }
 
-/// SHA-256 with ring's implementation, reached through rustls (no dependency of
-/// its own): the hash of a TLS 1.3 suite that ring always provides.
+/// SHA-256 (ring, as downloads use it).
 fn sha256(data: &[u8]) -> Option<[u8; SHA256_LEN]> {
-    let suite = rustls::crypto::ring::cipher_suite::TLS13_AES_128_GCM_SHA256.tls13()?;
-    let digest = suite.common.hash_provider.hash(data);
+    let digest = ring::digest::digest(&ring::digest::SHA256, data);
     digest.as_ref().try_into().ok()
 }
 
-/// Standard base64; padding optional, but a bad character, a bad length or
-/// non-zero bits after the last byte are refused (one spelling per value).
-// `bits` stays below 14 (6 added, 8 taken off whenever it reaches 8).
-#[allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+/// Standard base64, padding optional; a bad character, a bad length or non-zero
+/// bits after the last byte are refused.
 fn decode(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim_end_matches('=');
-    let mut out = Vec::with_capacity(text.len() / 4 * 3 + 2);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in text.bytes() {
-        let value = BASE64.iter().position(|&a| a == c)?;
-        acc = (acc << 6 | value as u32) & 0xffff;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    let leftover = acc & ((1 << bits) - 1);
-    (bits < 6 && leftover == 0).then_some(out)
+    BASE64_PADDING_OPTIONAL.decode(text).ok()
 }
 
 #[cfg(test)]
