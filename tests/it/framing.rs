@@ -129,6 +129,8 @@ fn chunked_body_cut_short_is_truncated() {
         .into_string()
         .unwrap_err();
     assert!(matches!(err, Error::Truncated { .. }), "{err}");
+    // The message says what ended: the body before its last chunk.
+    assert!(err.to_string().contains("last chunk"), "{err}");
 }
 
 #[test]
@@ -287,24 +289,4 @@ fn truncation_messages_say_what_ended() {
         .into_vec()
         .unwrap_err();
     assert!(err.to_string().contains("declared length"), "{err}");
-
-    // A chunked body cut before its last chunk says so.
-    let server = Server::http(|_| {
-        Reply::steps(
-            vec![
-                Step::Send(
-                    b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhel".to_vec(),
-                ),
-                Step::Close,
-            ],
-            false,
-        )
-    });
-    let err = Client::new()
-        .get(&server.url("/"))
-        .call()
-        .unwrap()
-        .into_vec()
-        .unwrap_err();
-    assert!(err.to_string().contains("last chunk"), "{err}");
 }
