@@ -229,7 +229,8 @@ impl Client {
         })?;
         let netloc = Netloc::from_uri(&uri)?;
         let deadline = Deadline::start(self.shared.config.timeouts);
-        let conn = self.shared.connection(&netloc, deadline, false)?;
+        let route = self.shared.config.proxies.for_netloc(&netloc);
+        let conn = self.shared.connection(&netloc, route, deadline, false)?;
         self.shared.pool.checkin(conn);
         Ok(())
     }

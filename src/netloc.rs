@@ -199,6 +199,12 @@ pub(crate) fn absolute_form(uri: &Uri) -> String {
     }
 }
 
+/// `name` without one trailing dot: `example.com.` is the fully qualified spelling
+/// of `example.com`.
+pub(crate) fn without_trailing_dot(name: &str) -> &str {
+    name.strip_suffix('.').unwrap_or(name)
+}
+
 /// The `host:port` part of an authority, without userinfo.
 pub(crate) fn host_port(authority: &str) -> &str {
     authority.rsplit('@').next().unwrap_or(authority)

@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use crate::netloc::Netloc;
+use crate::netloc::{without_trailing_dot, Netloc};
 
 /// Bits in an IPv4 address, the longest IPv4 prefix.
 const IPV4_BITS: u8 = 32;
@@ -58,7 +58,7 @@ impl NoProxy {
         if self.rules.is_empty() {
             return false;
         }
-        let host = netloc.host.strip_suffix('.').unwrap_or(&netloc.host);
+        let host = without_trailing_dot(&netloc.host);
         let ip = host.parse::<IpAddr>().ok();
         let port_ok = |port: &Option<u16>| port.is_none_or(|p| p == netloc.port);
         self.rules.iter().any(|rule| match rule {
@@ -110,7 +110,7 @@ impl Rule {
             return Some(Rule::Ip { addr, port });
         }
         let name = host.trim_start_matches("*.").trim_start_matches('.');
-        let name = name.strip_suffix('.').unwrap_or(name);
+        let name = without_trailing_dot(name);
         if name.is_empty() || name.contains(['*', ':', '[', ']']) {
             return None;
         }

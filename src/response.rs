@@ -169,13 +169,15 @@ impl Response {
 
     /// The body as text, up to `limit` bytes.
     pub fn into_string_limited(self, limit: u64) -> Result<String> {
-        let host = self
-            .url
-            .authority()
-            .map(|a| netloc::host_port(a.as_str()).to_string())
-            .unwrap_or_default();
+        // A reference count, not a copy: the host is formatted only on an error.
+        let authority = self.url.authority().cloned();
         let bytes = self.into_vec_limited(limit)?;
-        String::from_utf8(bytes).map_err(|e| Error::protocol(&host, e))
+        String::from_utf8(bytes).map_err(|e| {
+            let host = authority
+                .as_ref()
+                .map_or("", |a| netloc::host_port(a.as_str()));
+            Error::protocol(host, e)
+        })
     }
 
     /// The body as bytes, up to the client's body limit.
@@ -200,11 +202,12 @@ impl Response {
         if let Some(decoder) = &mut body.gzip {
             decoder.set_limit(limit);
         }
+        // Taken before reading: a body read to its end no longer knows its host.
         let host = body.host();
         (&mut body)
             .take(limit.saturating_add(1))
             .read_to_end(&mut out)
-            .map_err(|e| Error::from_io(e, &host))?;
+            .map_err(|e| Error::from_io(e, host.as_deref().unwrap_or("")))?;
         if out.len() as u64 > limit {
             return Err(Error::BodyTooLarge { limit });
         }
@@ -345,10 +348,10 @@ impl Body {
         true
     }
 
-    fn host(&self) -> Arc<str> {
+    fn host(&self) -> Option<Arc<str>> {
         match &self.state {
-            State::Reading(r) => r.host.clone(),
-            _ => Arc::from(""),
+            State::Reading(r) => Some(r.host.clone()),
+            _ => None,
         }
     }
 }

@@ -195,12 +195,12 @@ fn one_hop(
     retried: bool,
 ) -> Result<Hop> {
     let netloc = Netloc::from_uri(&parts.uri)?;
-    let proxy = match netloc.scheme {
-        Scheme::Http => shared.config.proxies.for_netloc(&netloc).cloned(),
-        Scheme::Https => None,
-    };
-    let mut call = new_call(&shared.config, parts, body, proxy.as_deref())?;
-    let mut conn = shared.connection(&netloc, deadline, retried)?;
+    // The proxy of this netloc, looked up once: a tunnel for https, the absolute
+    // form of the request line for plain http.
+    let route = shared.config.proxies.for_netloc(&netloc);
+    let proxy = route.filter(|_| netloc.scheme == Scheme::Http);
+    let mut call = new_call(&shared.config, parts, body, proxy.map(|p| &**p))?;
+    let mut conn = shared.connection(&netloc, route, deadline, retried)?;
     if !parts.headers.contains_key(header::HOST) {
         // Made once per connection instead of formatted per request.
         let host = conn.host_header.clone();
@@ -435,6 +435,7 @@ impl Shared {
     pub fn connection(
         &self,
         netloc: &Netloc,
+        route: Option<&Arc<Proxy>>,
         deadline: Deadline,
         fresh: bool,
     ) -> Result<Connection> {
@@ -452,7 +453,7 @@ impl Shared {
         let mut key = PoolKey {
             netloc: netloc.clone(),
             trust,
-            proxy: self.config.proxies.for_netloc(netloc).cloned(),
+            proxy: route.cloned(),
         };
         if !fresh {
             if let Some(conn) = self.pool.checkout(&key) {

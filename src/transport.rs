@@ -341,8 +341,7 @@ impl TimedStream {
             };
             match t.tls.write_tls(&mut t.tcp) {
                 Ok(n) => {
-                    Counters::add(&self.counters.bytes_sent, n as u64);
-                    self.moved = self.moved.saturating_add(n as u64);
+                    self.sent(n);
                     // Progress: the next wait has the whole write limit again.
                     wait = self.deadline.budget(Phase::Write);
                 }
@@ -374,6 +373,7 @@ impl TimedStream {
             match t.tls.write_tls(&mut t.tcp) {
                 Ok(0) => break Ok(()),
                 Ok(n) => {
+                    // `t` borrows the stream: `self.sent(n)` cannot be called here.
                     Counters::add(&self.counters.bytes_sent, n as u64);
                     self.moved = self.moved.saturating_add(n as u64);
                 }
@@ -500,6 +500,11 @@ impl TimedStream {
     }
 
     /// Counts `n` bytes read from the socket.
+    fn sent(&mut self, n: usize) {
+        Counters::add(&self.counters.bytes_sent, n as u64);
+        self.moved = self.moved.saturating_add(n as u64);
+    }
+
     fn received(&mut self, n: usize) {
         Counters::add(&self.counters.bytes_received, n as u64);
         self.moved = self.moved.saturating_add(n as u64);
@@ -631,8 +636,7 @@ impl Write for TimedStream {
                     };
                     match tcp.write(buf) {
                         Ok(n) => {
-                            Counters::add(&self.counters.bytes_sent, n as u64);
-                            self.moved = self.moved.saturating_add(n as u64);
+                            self.sent(n);
                             return Ok(n);
                         }
                         // A signal, or the end of a low-speed window: wait again.

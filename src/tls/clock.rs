@@ -57,7 +57,7 @@ impl Default for Clock {
 impl fmt::Debug for Clock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Clock")
-            .field("floor", &Iso(i64::try_from(self.floor).unwrap_or(i64::MAX)))
+            .field("floor", &Iso::from_unix(self.floor))
             .field(
                 "source",
                 &if self.source.is_some() {

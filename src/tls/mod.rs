@@ -47,7 +47,7 @@ use rustls::{CipherSuite, ClientConfig};
 
 use crate::deadline::Throttle;
 use crate::error::{Error, Result};
-use crate::netloc::Netloc;
+use crate::netloc::{self, Netloc};
 use crate::stats::Counters;
 use crate::sync::lock;
 pub use clock::DEFAULT_TIME_FLOOR;
@@ -433,7 +433,7 @@ impl HostPattern {
                 "names a port; a rule applies on every port, give the host only",
             ));
         } else {
-            without_trailing_dot(&lower)
+            netloc::without_trailing_dot(&lower)
         };
         let bare = p.strip_prefix("*.").unwrap_or(p);
         if bare.is_empty() || bare.contains(['*', '/', ' ', '[', ']']) {
@@ -444,7 +444,7 @@ impl HostPattern {
 
     /// Whether the pattern covers `host` (lower-case, as [`Netloc`] keeps it).
     fn matches(&self, host: &str) -> bool {
-        let host = without_trailing_dot(host);
+        let host = netloc::without_trailing_dot(host);
         match self.0.strip_prefix("*.") {
             Some(suffix) => host
                 .strip_suffix(suffix)
@@ -453,12 +453,6 @@ impl HostPattern {
             None => self.0 == host,
         }
     }
-}
-
-/// `name` without one trailing dot: `example.com.` is the fully qualified spelling
-/// of `example.com`.
-fn without_trailing_dot(name: &str) -> &str {
-    name.strip_suffix('.').unwrap_or(name)
 }
 
 /// What a policy builds once and every config of it shares; rebuilt only when a
