@@ -6,6 +6,7 @@
 //! [`finish_bodyless`] are Cleanup. [`send_and_receive`] runs the first two for a
 //! request, reading an early answer when the upload fails.
 
+use std::cell::Cell;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::time::Duration;
 
@@ -22,11 +23,44 @@ use crate::error::{Error, Framing, Result};
 #[cfg(any(test, fuzzing))]
 pub(crate) mod scripted;
 
-/// Bytes of request head (and small body) assembled on the stack before the first
-/// write. Every ordinary REST request fits, so it leaves in one `write` and one TLS
-/// record, with no heap allocation; a larger head (a JWT, a presigned URL) is
-/// assembled on the heap instead, up to the client's request head limit.
+/// Bytes of request head (and small body) assembled in the thread's send buffer
+/// ([`SendBuffer`]) before the first write. Every ordinary REST request fits, so it
+/// leaves in one `write` and one TLS record; a larger head (a JWT, a presigned URL)
+/// is assembled in a heap buffer of its own, up to the client's request head limit.
 pub(crate) const SEND_BUFFER: usize = 4 * 1024;
+
+thread_local! {
+    /// The send buffer of the requests this thread makes, kept between requests.
+    static SPARE_SEND_BUFFER: Cell<Option<Box<[u8; SEND_BUFFER]>>> = const { Cell::new(None) };
+}
+
+/// [`SEND_BUFFER`] bytes to assemble a request in: the thread's buffer, taken for
+/// the time of one request and put back when dropped. It is allocated (zeroed) once
+/// per thread, not cleared per request as a stack array would be: on a pooled
+/// request that clearing was the largest single cost outside crypto. Only the
+/// bytes a request writes into it are sent. A request made while another holds it
+/// (from inside a body reader, say) gets one of its own.
+pub(crate) struct SendBuffer(Option<Box<[u8; SEND_BUFFER]>>);
+
+impl SendBuffer {
+    pub fn take() -> SendBuffer {
+        // `None` only after the thread's storage is gone (at thread exit).
+        let spare = SPARE_SEND_BUFFER.try_with(Cell::take).ok().flatten();
+        SendBuffer(Some(spare.unwrap_or_else(|| Box::new([0; SEND_BUFFER]))))
+    }
+
+    fn bytes(&mut self) -> &mut [u8; SEND_BUFFER] {
+        self.0.get_or_insert_with(|| Box::new([0; SEND_BUFFER]))
+    }
+}
+
+impl Drop for SendBuffer {
+    fn drop(&mut self) {
+        let buffer = self.0.take();
+        // At thread exit the storage may be gone: the buffer is then just freed.
+        let _ = SPARE_SEND_BUFFER.try_with(|spare| spare.set(buffer));
+    }
+}
 
 /// The last chunk of a chunked body: it must fit the output in one piece, or
 /// ureq-proto drops it (and the server waits for the body's end forever).
@@ -288,7 +322,7 @@ fn stand_in_call() -> Option<Call<RecvResponse>> {
 }
 
 /// Sends the request head and body. A head that fits [`SEND_BUFFER`] is assembled
-/// on the stack, a larger one on the heap, up to `max_head` bytes (else
+/// in the thread's [`SendBuffer`], a larger one in a heap buffer of its own, up to `max_head` bytes (else
 /// [`Error::InvalidRequest`] naming both sizes, before anything is sent). The head and
 /// as much body as fits the rest of that buffer leave in one write.
 #[allow(clippy::indexing_slicing)] // `len` is what `Head::write` wrote into `out`.
@@ -302,19 +336,16 @@ pub(crate) fn send_request(
     max_head: usize,
 ) -> Result<Call<RecvResponse>> {
     let mut call = call.proceed();
-    let mut stack = [0u8; SEND_BUFFER];
+    let mut send_buffer = SendBuffer::take();
+    let stack = send_buffer.bytes();
     let mut heap = Vec::new();
     let head = Head {
         absolute_target,
         max: max_head,
         host,
     };
-    let len = head.write(&mut call, &mut stack, &mut heap)?;
-    let out: &mut [u8] = if heap.is_empty() {
-        &mut stack
-    } else {
-        &mut heap
-    };
+    let len = head.write(&mut call, stack, &mut heap)?;
+    let out: &mut [u8] = if heap.is_empty() { stack } else { &mut heap };
     let next = call
         .proceed()
         .map_err(invalid)?

@@ -31,7 +31,9 @@ pub(crate) struct PoolKey {
 }
 
 /// An open connection as a request uses it and the pool keeps it: the stream, the
-/// bytes received past the last response, and where it may be reused.
+/// bytes received past the last response, and where it may be reused. Boxed from
+/// its start to its close, so that a request moves a pointer, not the whole
+/// connection, between the pool, the exchange and the response body.
 pub(crate) struct Connection {
     pub stream: TimedStream,
     pub buf: RecvBuf,
@@ -69,7 +71,9 @@ pub(crate) struct PoolLimits {
 
 pub(crate) struct Pool {
     /// Oldest first.
-    idle: Mutex<Vec<Connection>>,
+    // Boxed: connections move in and out as pointers (see `Connection`).
+    #[allow(clippy::vec_box)]
+    idle: Mutex<Vec<Box<Connection>>>,
     limits: PoolLimits,
     counters: Arc<Counters>,
 }
@@ -83,11 +87,11 @@ impl Pool {
         }
     }
 
-    /// The most recently used live connection for `key`, if any.
-    pub fn checkout(&self, key: &PoolKey) -> Option<Connection> {
+    /// The most recently used live connection for `key`, if any, at `now` (the
+    /// request's start: a clock reading it already took).
+    pub fn checkout(&self, key: &PoolKey, now: Instant) -> Option<Box<Connection>> {
         let counters = &*self.counters;
         loop {
-            let now = deadline::now();
             let (found, expired) = {
                 let mut idle = lock(&self.idle);
                 let expired = self.take_expired(&mut idle, now);
@@ -124,7 +128,7 @@ impl Pool {
     /// A connection holding bytes nobody asked for (in its receive buffer, or inside
     /// rustls: plaintext, a `close_notify`, part of a record) is closed instead: the
     /// next request on it would read them as its answer.
-    pub fn checkin(&self, mut conn: Connection) {
+    pub fn checkin(&self, mut conn: Box<Connection>) {
         if self.limits.max_idle == 0 || self.limits.max_idle_per_host == 0 {
             conn.close();
             return;
@@ -185,7 +189,7 @@ impl Pool {
 
     /// Closes every idle connection made under `policy` (its trust changed).
     pub fn drop_policy(&self, policy: PolicyId) {
-        let dropped: Vec<Connection> = {
+        let dropped: Vec<Box<Connection>> = {
             let mut idle = lock(&self.idle);
             let (dropped, kept) = std::mem::take(&mut *idle)
                 .into_iter()
@@ -203,7 +207,8 @@ impl Pool {
         }
     }
 
-    fn take_expired(&self, idle: &mut Vec<Connection>, now: Instant) -> Vec<Connection> {
+    #[allow(clippy::vec_box)] // the pool's boxes, moved out as they are
+    fn take_expired(&self, idle: &mut Vec<Box<Connection>>, now: Instant) -> Vec<Box<Connection>> {
         let timeout = self.limits.idle_timeout;
         // Oldest first: the expired ones are a prefix.
         let n = idle

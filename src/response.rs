@@ -279,7 +279,7 @@ enum State {
 }
 
 struct Reading {
-    conn: Connection,
+    conn: Box<Connection>,
     call: Call<RecvBody>,
     /// Where the connection goes back at the body's end: the body needs the pool,
     /// not the whole client.
@@ -315,7 +315,7 @@ impl Body {
     /// `reusable`; [`Response::into_string`] and [`Response::into_vec`] read up to
     /// `limit` bytes of it.
     pub(crate) fn reading(
-        conn: Connection,
+        conn: Box<Connection>,
         call: Call<RecvBody>,
         pool: Arc<Pool>,
         limit: u64,

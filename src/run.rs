@@ -235,7 +235,7 @@ fn one_hop(
 /// body (the URL moves into it: the request is done with it).
 fn answered(
     shared: &Shared,
-    conn: Connection,
+    conn: Box<Connection>,
     answer: Answer,
     parts: &mut Parts,
     body: &ReqBody,
@@ -281,7 +281,7 @@ fn answered(
 /// [`retry_allowed`] (and not retried already), else the error.
 fn failed(
     shared: &Shared,
-    conn: Connection,
+    conn: Box<Connection>,
     error: Error,
     parts: &Parts,
     body: &ReqBody,
@@ -438,7 +438,7 @@ impl Shared {
         route: Option<&Arc<Proxy>>,
         deadline: Deadline,
         fresh: bool,
-    ) -> Result<Connection> {
+    ) -> Result<Box<Connection>> {
         let drop_idle = &mut |policy| self.pool.drop_policy(policy);
         let trust = match netloc.scheme {
             Scheme::Https => {
@@ -456,7 +456,7 @@ impl Shared {
             proxy: route.cloned(),
         };
         if !fresh {
-            if let Some(conn) = self.pool.checkout(&key) {
+            if let Some(conn) = self.pool.checkout(&key, deadline.started()) {
                 return Ok(conn);
             }
         }
@@ -483,7 +483,7 @@ impl Shared {
                 self.tls.saw_server(netloc, stream.server_leaf());
             }
         }
-        Ok(Connection::new(stream, key, kind))
+        Ok(Box::new(Connection::new(stream, key, kind)))
     }
 
     /// The body of a response with these `headers`: read from `conn`, or, when the
@@ -491,7 +491,7 @@ impl Shared {
     /// or closed.
     fn body(
         &self,
-        conn: Connection,
+        conn: Box<Connection>,
         next: RecvResponseResult,
         reusable: bool,
         headers: &http::HeaderMap,

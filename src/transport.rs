@@ -135,6 +135,9 @@ pub(crate) struct TimedStream {
     /// When this connection was made, and when the current request's first
     /// response byte came (offsets from the request's start).
     timings: Timings,
+    /// Bytes came after the first byte of the current response, in another read:
+    /// the head's time then needs a clock reading of its own.
+    read_after_first_byte: bool,
 }
 
 /// How a request got its connection, from
@@ -204,6 +207,7 @@ impl TimedStream {
             low_speed: None,
             moved: 0,
             timings,
+            read_after_first_byte: false,
         })
     }
 
@@ -484,9 +488,13 @@ impl TimedStream {
     }
 
     /// This request's timings so far, with `head` (the response head is complete)
-    /// set now.
+    /// set now: when the read that brought the first byte also completed the head
+    /// (the usual case), its clock reading serves for both.
     pub fn timings(&self) -> Timings {
-        self.timings.with_head(self.deadline.elapsed())
+        match self.timings.first_byte() {
+            Some(at) if !self.read_after_first_byte => self.timings.with_head(at),
+            _ => self.timings.with_head(self.deadline.elapsed()),
+        }
     }
 
     /// The phase of the next read's wait: [`Phase::FirstByte`] on a reused
@@ -508,8 +516,13 @@ impl TimedStream {
     fn received(&mut self, n: usize) {
         Counters::add(&self.counters.bytes_received, n as u64);
         self.moved = self.moved.saturating_add(n as u64);
-        if n > 0 && !self.timings.has_first_byte() {
-            self.timings.set_first_byte(self.deadline.elapsed());
+        if n > 0 {
+            if self.timings.has_first_byte() {
+                self.read_after_first_byte = true;
+            } else {
+                self.timings.set_first_byte(self.deadline.elapsed());
+                self.read_after_first_byte = false;
+            }
         }
     }
 

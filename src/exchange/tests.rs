@@ -742,3 +742,36 @@ fn reader_claiming_more_than_its_buffer_is_an_error_not_a_panic() {
         assert!(text.contains("bytes into a"), "{name}: {text}");
     }
 }
+
+/// The thread's send buffer is reused, not cleared: a request after a longer one
+/// sends exactly its own bytes, in one write, and none of the earlier request's.
+#[test]
+fn a_reused_send_buffer_sends_only_the_new_request() {
+    let long = Scenario::post(&[b'x'; 2000]).header(http::header::AUTHORIZATION, "Bearer secret");
+    let (mut io, mut buf) = (Scripted::new(OK_HELLO), RecvBuf::new());
+    long.send(&mut io, &mut buf).unwrap();
+    let short = Scenario::get();
+    let (mut io, mut buf) = (Scripted::new(OK_HELLO), RecvBuf::new());
+    short.send(&mut io, &mut buf).unwrap();
+    assert_eq!(io.writes().len(), 1);
+    assert_eq!(
+        String::from_utf8(io.written()).unwrap(),
+        "GET /a HTTP/1.1\r\nhost: h.example\r\n\r\n"
+    );
+}
+
+/// A request made while the thread's send buffer is taken (from inside a body
+/// reader, say) gets one of its own, and the buffer is kept for the next request.
+#[test]
+fn a_request_while_the_send_buffer_is_taken_gets_its_own() {
+    let held = SendBuffer::take();
+    let (mut io, mut buf) = (Scripted::new(OK_HELLO), RecvBuf::new());
+    Scenario::post(b"body").send(&mut io, &mut buf).unwrap();
+    assert_eq!(
+        String::from_utf8(io.written()).unwrap(),
+        "POST /a HTTP/1.1\r\ncontent-length: 4\r\nhost: h.example\r\n\r\nbody"
+    );
+    drop(held);
+    let mut again = SendBuffer::take();
+    assert_eq!(again.bytes().len(), SEND_BUFFER);
+}

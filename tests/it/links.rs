@@ -397,6 +397,35 @@ fn timings_show_the_phases_of_a_new_connection_and_none_for_a_reused_one() {
     assert!(t.first_byte().is_some_and(|b| b <= t.total()), "{t:?}");
 }
 
+/// The head's time is when its last byte came: the first byte's time when one read
+/// brought the whole head, later when the rest of the head came in another read.
+#[test]
+fn timings_put_the_head_at_its_last_byte() {
+    const PAUSE: Duration = Duration::from_millis(50);
+    let server = Server::http(|_| {
+        Reply::steps(
+            vec![
+                Step::Send(b"HTTP/1.1 200 OK\r\n".to_vec()),
+                Step::Sleep(PAUSE),
+                Step::Send(b"content-length: 2\r\n\r\nok".to_vec()),
+            ],
+            true,
+        )
+    });
+    let client = Client::new();
+    let split = client.get(&server.url("/")).call().unwrap();
+    let t = split.timings();
+    split.into_string().unwrap();
+    let first_byte = t.first_byte().expect("a byte came");
+    // The rest of the head came at least PAUSE after its first line.
+    assert!(t.total() >= first_byte + PAUSE, "{t:?}");
+    let (pki, tls_server) = support::pki_and_https(|_| Reply::ok(b"ok"));
+    let client = Client::builder().tls(support::trust(&pki)).build().unwrap();
+    let whole = client.get(&tls_server.url("/")).call().unwrap();
+    let t = whole.timings();
+    assert!(t.first_byte().is_some_and(|b| b <= t.total()), "{t:?}");
+}
+
 /// The timer of the socket from 127.0.0.1:`port` in /proc/net/tcp ("tr": 2 is the
 /// keepalive timer).
 fn timer_of_socket_from(port: u16) -> Option<String> {
