@@ -870,9 +870,9 @@ mod tests {
         assert!(report.rows(20).starts_with("requests            4\n"));
         assert!(!report.rows(20).ends_with('\n'));
         report.wall_ms_median = Some(0.25);
-        assert!(report
-            .json("")
-            .starts_with("{\"requests\":4,\"bytes\":4096,\"wall_ms\":1.000,\"wall_ms_median\":0.250,"));
+        assert!(report.json("").starts_with(
+            "{\"requests\":4,\"bytes\":4096,\"wall_ms\":1.000,\"wall_ms_median\":0.250,"
+        ));
         assert!(report.rows(20).contains("\nwall_ms_median      0.250\n"));
     }
 
@@ -897,7 +897,8 @@ mod tests {
         let mut a = Latencies::new(&on);
         a.times.push(Duration::from_millis(5));
         let mut b = Latencies::new(&on);
-        b.times.extend([Duration::from_millis(1), Duration::from_millis(9)]);
+        b.times
+            .extend([Duration::from_millis(1), Duration::from_millis(9)]);
         a.merge(b);
         assert_eq!(a.median_ms(), Some(5.0));
     }
