@@ -97,7 +97,7 @@ def rtt_chart(r):
     title = f"Round trips per request at {rtt:g} ms RTT (median wall time / RTT)"
     rows = []
     for key, name, expected in RTT_ROWS:
-        got = [(label, float(r[f"R.{key}.{c}"]) , color)
+        got = [(label, float(r[f"R.{key}.{c}"]), color)
                for label, c, color in (("tinyhttps", "tiny", TINY_COLOR), ("ureq", "ureq", UREQ_COLOR))
                if f"R.{key}.{c}" in r]
         if got:
