@@ -16,6 +16,8 @@ import sys
 from html import escape
 from pathlib import Path
 
+# report.py beside this file, imported without leaving a __pycache__ in the tree.
+sys.dont_write_bytecode = True
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import RTT_ROWS, insns, load  # noqa: E402
 
