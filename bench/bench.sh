@@ -6,6 +6,7 @@
 #                                from a clean clone on 2 busy cores, 7 of them
 #                                building; ~1 min once built)
 #   INSNCOUNT_SRC=path/to/insncount.c bash bench/bench.sh
+#   BENCH_OUT=dir BENCH_RTT_MS=50 BENCH_RTT_N=10 bash bench/bench.sh   (the defaults)
 #
 # 1. Builds, release, for armv7-unknown-linux-gnueabihf: tinyhttps' `loadgen` example,
 #    `ureq-loadgen` (bench/ureq-driver: ureq 3 with rustls + ring, loadgen's CLI; both
@@ -23,6 +24,8 @@
 #    and an ECDSA P-256 certificate from openssl, TLS 1.2 + 1.3, session tickets, and
 #    ports  K  keep-alive, serving /1k /20k /1m (random bytes)
 #           C  keepalive_timeout 0 (the server closes after every response)
+#           Z  as C, with `ssl_early_data on` (TLS 1.3 0-RTT; its own access log
+#              records $ssl_early_data)
 #           D0..D15  keep-alive, /1k: 16 netlocs. Server Dk listens on 127.0.0.(k+1)
 #              (all of 127/8 is loopback; the certificate names those 16 addresses)
 #              and on 127.0.0.1, both on its own port.
@@ -52,19 +55,43 @@
 #       connections minus with one), armv7 under qemu, the median of 5 runs;
 #    G  size of the stripped armv7 GET programs (stat -c %s);
 #    and CPU ms per request on the host (x86), the median of 5 runs, for A and C:
-#    wall-clock based and so noisy, quoted for orientation only.
+#    wall-clock based and so noisy, quoted for orientation only;
+#    R  round trips at BENCH_RTT_MS (50) ms RTT: bench/lib/delay_relay.py between the
+#       client and nginx delays every byte by RTT/2 each way and the client's first
+#       bytes by one more RTT (TCP set-up; this kernel has no netem). Host (x86) builds
+#       of both drivers with --latency, BENCH_RTT_N (10) counted requests after one
+#       warm-up: round trips = median wall ms per request / RTT (round trips do not
+#       depend on the CPU, and the host's few ms of CPU are small beside 50 ms):
+#         A  keep-alive GET 1 KiB on K                     expected 1
+#         C  --mode fresh on C, resumed TLS 1.3             expected 3 (TCP, TLS, request)
+#         C  tinyhttps --early-data on Z                    expected 2 (skipped when
+#            loadgen has no --early-data; nginx's log must show early data)
+#         C  tinyhttps --no-tls-cache --no-resumption on C  expected 3 (TLS 1.3 full is
+#            1 RTT too)
 #    Each run's JSON line is checked (request and byte counts; for tinyhttps the
 #    connection and handshake counters the scenario implies), so a mis-set scenario
 #    fails instead of printing a wrong number; nginx's access log shows what was
 #    negotiated (every request must have been over TLS 1.3).
-# 4. Prints the table (scenario | tinyhttps | ureq | ratio | target | met/missed), the
-#    raw counts, and the versions.
+#    If bench/size.sh exists (binary sizes, "smallest build"), it runs last, with
+#    BENCH_OUT and TMP in its environment, and writes its table to $BENCH_OUT/sizes.md.
+# 4. Writes into BENCH_OUT (default bench/out, git-ignored), with bench/lib/report.py
+#    and bench/lib/chart.py: results.txt (every figure, KEY VALUE), table.md (scenario |
+#    tinyhttps | ureq | ratio | target | met/missed), raw.txt (the raw counts), rtt.md
+#    (round trips), negotiated.txt (nginx's log summed up), versions.txt, sizes.md
+#    (bench/size.sh's), insns.svg and rtt.svg; and prints them. BENCHMARKS.md is
+#    refreshed from them with `python3 bench/lib/report.py refresh bench/out
+#    BENCHMARKS.md` (which also copies the SVGs to bench/).
 #
-# nginx is stopped by PID and the temp dir removed on exit, whatever happens.
+# nginx and the relay are stopped by PID and the temp dir removed on exit, whatever
+# happens.
 set -euo pipefail
 # A relative INSNCOUNT_SRC is relative to where the script was started.
 INSNCOUNT_SRC=${INSNCOUNT_SRC:+$(realpath -m -- "$INSNCOUNT_SRC")}
+BENCH_OUT=${BENCH_OUT:+$(realpath -m -- "$BENCH_OUT")}
 cd "$(dirname "$0")/.."
+BENCH_OUT=${BENCH_OUT:-$PWD/bench/out}
+BENCH_RTT_MS=${BENCH_RTT_MS:-50}
+BENCH_RTT_N=${BENCH_RTT_N:-10}
 # shellcheck source=ci/lib/nginx.sh
 source ci/lib/nginx.sh
 
@@ -107,6 +134,25 @@ nginx_tmpdir tinyhttps-bench
 TMP=$NGINX_TMP
 RESULTS=$TMP/results
 : >"$RESULTS"
+# Only the files this script writes are replaced, never the directory.
+mkdir -p "$BENCH_OUT"
+for f in results.txt table.md raw.txt rtt.md negotiated.txt versions.txt sizes.md \
+    insns.svg rtt.svg; do
+  rm -f "$BENCH_OUT/$f"
+done
+RELAY_PID=""
+# stop_relay: stops the delay relay by PID (it exits at TERM), KILL after 5 s.
+stop_relay() {
+  if [ -n "$RELAY_PID" ]; then
+    kill -TERM "$RELAY_PID" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$RELAY_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$RELAY_PID" 2>/dev/null || true
+    wait "$RELAY_PID" 2>/dev/null || true
+    RELAY_PID=""
+  fi
+}
+# ci/lib/nginx.sh's EXIT trap calls it before it stops nginx.
+NGINX_CLEANUP_HOOK=stop_relay
 # record KEY VALUE: one result for the table.
 record() { echo "$1 $2" >>"$RESULTS"; }
 
@@ -161,9 +207,9 @@ nginx_certs ec
 nginx_www
 write_nginx_conf() {
   local k p d_servers=""
-  PORT_K=${NGINX_PORTS[0]} PORT_C=${NGINX_PORTS[1]}
+  PORT_K=${NGINX_PORTS[0]} PORT_C=${NGINX_PORTS[1]} PORT_Z=${NGINX_PORTS[18]}
   D_PORTS=("${NGINX_PORTS[@]:2:16}")
-  NGINX_LISTEN=("127.0.0.1:$PORT_K" "127.0.0.1:$PORT_C")
+  NGINX_LISTEN=("127.0.0.1:$PORT_K" "127.0.0.1:$PORT_C" "127.0.0.1:$PORT_Z")
   for k in $(seq 0 15); do
     p=${D_PORTS[$k]}
     if [ "$k" -eq 0 ]; then
@@ -192,10 +238,20 @@ $(nginx_conf_http_common)
   keepalive_requests 100000;
   server { listen 127.0.0.1:$PORT_K ssl; }
   server { listen 127.0.0.1:$PORT_C ssl; keepalive_timeout 0; }
+  # TLS 1.3 early data, on a port of its own: "1" in early.log for a request that
+  # came in early data (before the handshake was complete).
+  log_format early '\$ssl_session_reused \$ssl_early_data';
+  server {
+    listen 127.0.0.1:$PORT_Z ssl;
+    keepalive_timeout 0;
+    ssl_early_data on;
+    access_log $TMP/access.log bench;
+    access_log $TMP/early.log early;
+  }
 $d_servers}
 EOF
 }
-nginx_start 18 write_nginx_conf
+nginx_start 19 write_nginx_conf
 K=https://localhost:$PORT_K
 C=https://localhost:$PORT_C
 D_URLS=() D1_URLS=()
@@ -203,7 +259,7 @@ for k in $(seq 0 15); do
   D_URLS+=("https://127.0.0.$(( k + 1 )):${D_PORTS[$k]}/1k")
   D1_URLS+=("https://localhost:${D_PORTS[$k]}/1k")
 done
-echo "nginx $(nginx_version) (pid $NGINX_PID): K=127.0.0.1:$PORT_K C=127.0.0.1:$PORT_C D0..D15=127.0.0.1..16 on ports ${D_PORTS[*]} (and 127.0.0.1)"
+echo "nginx $(nginx_version) (pid $NGINX_PID): K=127.0.0.1:$PORT_K C=127.0.0.1:$PORT_C Z=127.0.0.1:$PORT_Z D0..D15=127.0.0.1..16 on ports ${D_PORTS[*]} (and 127.0.0.1)"
 t_up=$(date +%s)
 
 # check_json FILE "key=value ...": each key of the JSON line in FILE has the value.
@@ -345,11 +401,64 @@ cpu_host x86A.ureq ureq 2000 "$K/1k"
 cpu_host x86C.tiny tiny 200 --mode fresh "$C/1k"
 cpu_host x86C.ureq ureq 200 --mode fresh "$C/1k"
 
+step "R: round trips at $BENCH_RTT_MS ms RTT (host builds, through bench/lib/delay_relay.py)"
+python3 bench/lib/delay_relay.py --rtt-ms "$BENCH_RTT_MS" --port-file "$TMP/relay.ports" \
+  "$PORT_K" "$PORT_C" "$PORT_Z" &
+RELAY_PID=$!
+for _ in $(seq 100); do
+  [ -s "$TMP/relay.ports" ] && break
+  kill -0 "$RELAY_PID" 2>/dev/null || fail "the delay relay exited"
+  sleep 0.05
+done
+[ -s "$TMP/relay.ports" ] || fail "the delay relay did not start"
+# relay_port PORT: the relay's port in front of nginx's PORT.
+relay_port() { awk -v p="$1" '$1 == p { print $2 }' "$TMP/relay.ports"; }
+RK=https://localhost:$(relay_port "$PORT_K")
+RC=https://localhost:$(relay_port "$PORT_C")
+RZ=https://localhost:$(relay_port "$PORT_Z")
+record R.rtt_ms "$BENCH_RTT_MS"
+# rtt_run KEY CLIENT EXPECT ARGS...: one host run of CLIENT through the relay with
+# --latency, BENCH_RTT_N counted requests after one warm-up; checks the JSON line against
+# EXPECT ({n} is BENCH_RTT_N) and records the median wall ms per request as R.KEY.CLIENT.
+rtt_run() {
+  local key=$1 client=$2 expect=$3 n=$BENCH_RTT_N bin why median
+  shift 3
+  if [ "$client" = tiny ]; then bin=$HOST_LOADGEN; else bin=$HOST_UREQ; fi
+  timeout "$LIMIT" "$bin" --json --latency --cacert "$TMP/ca.pem" -n "$n" --warmup 1 "$@" \
+    >"$TMP/stdout" 2>"$TMP/stderr" || fail "$client (relay) $*: exit $?" "$TMP/stdout" "$TMP/stderr"
+  why=$(check_json "$TMP/stdout" "requests=$n bytes=$(( n * 1024 )) ${expect//\{n\}/$n}") \
+    || fail "$client (relay) $*: $why" "$TMP/stdout"
+  median=$(json_field "$TMP/stdout" wall_ms_median)
+  record "R.$key.$client" "$median"
+  printf '  %-6s %-5s median %s ms per request = %s round trips (wall_ms %s for %s)\n' "$key" \
+    "$client" "$median" "$(python3 -c "print(f'{$median / $BENCH_RTT_MS:.1f}')")" \
+    "$(json_field "$TMP/stdout" wall_ms)" "$n"
+}
+rtt_run A tiny "$KEEP pool_reuses={n}" "$RK/1k"
+rtt_run A ureq "" "$RK/1k"
+rtt_run C tiny "$FRESH" --mode fresh "$RC/1k"
+rtt_run C ureq "" --mode fresh "$RC/1k"
+# --early-data comes with tinyhttps' early data support: without it, no such row.
+if "$HOST_LOADGEN" --help | grep -q -- '--early-data'; then
+  : >"$TMP/early.log"
+  rtt_run Cearly tiny "$FRESH" --early-data --mode fresh "$RZ/1k"
+  # The warm-up's full handshake cannot send early data; every counted request must have.
+  early=$(grep -c ' 1$' "$TMP/early.log" || true)
+  [ "$early" -ge "$BENCH_RTT_N" ] \
+    || fail "nginx saw $early requests in early data, expected $BENCH_RTT_N" "$TMP/early.log"
+  echo "  nginx: $early requests came in early data"
+else
+  echo "  C with early data: skipped, loadgen has no --early-data"
+fi
+rtt_run Cfull tiny "connections_opened={n} handshakes_full={n} handshakes_resumed=0" \
+  --mode fresh --no-tls-cache --no-resumption "$RC/1k"
+stop_relay
+
 nginx_stop
 t_end=$(date +%s)
 
 step "what nginx negotiated, over all the runs above (requests: protocol cipher group resumed)"
-sort "$TMP/access.log" | uniq -c | sort -rn
+sort "$TMP/access.log" | uniq -c | sort -rn | tee "$TMP/negotiated"
 if grep -qv '^TLSv1\.3 ' "$TMP/access.log"; then
   fail "a request was not made over TLS 1.3" "$TMP/access.log"
 fi
@@ -372,77 +481,32 @@ EOF
   echo "tinyhttps $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- 2>/dev/null || echo ' + uncommitted changes')"
 } >"$TMP/versions"
 
-python3 - "$RESULTS" <<'EOF'
-import sys
+# Binary sizes and the "smallest build", when bench/size.sh exists (it writes its
+# Markdown table to $BENCH_OUT/sizes.md; a missing table fails the run).
+if [ -f bench/size.sh ]; then
+  step "sizes: bench/size.sh"
+  BENCH_OUT=$BENCH_OUT TMP=$TMP bash bench/size.sh || fail "bench/size.sh: exit $?"
+  [ -s "$BENCH_OUT/sizes.md" ] || fail "bench/size.sh wrote no $BENCH_OUT/sizes.md"
+fi
 
-r = {}
-for line in open(sys.argv[1]):
-    key, value = line.split(None, 1)
-    r[key] = value.strip()
-
-def insns(v):
-    v = float(v)
-    return f"{v / 1e6:.3f} M" if v >= 1e6 else f"{v / 1e3:.1f} K"
-
-def kib(v):
-    return f"{float(v) / 1024:.1f} KiB"
-
-def mb(v):
-    return f"{float(v) / 1e6:.3f} MB"
-
-rows = []
-def ratio_row(name, tiny, ref, fmt, target, limit):
-    if tiny not in r or ref not in r:
-        return
-    ratio = float(r[tiny]) / float(r[ref])
-    verdict = "" if limit is None else ("met" if ratio <= limit else "missed")
-    rows.append((name, fmt(r[tiny]), fmt(r[ref]), f"{ratio:.2f}", target, verdict))
-
-def absolute_row(name, tiny, ref, fmt, target, limit):
-    if tiny not in r:
-        return
-    v = float(r[tiny])
-    ratio = f"{v / float(r[ref]):.2f}" if ref in r else ""
-    rows.append((name, fmt(r[tiny]), fmt(r[ref]) if ref in r else "", ratio, target,
-                 "met" if v <= limit else "missed"))
-
-ratio_row("A keep-alive GET 1 KiB, insns/req", "A.tiny", "A.ureq", insns, "<= 0.7 x ureq", 0.7)
-ratio_row("B keep-alive GET 20 KiB, insns/req", "B.tiny", "B.ureq", insns, "<= 0.6 x ureq", 0.6)
-ratio_row("B  tinyhttps --cipher aes256 (ureq's cipher)", "B.aes256.tiny", "B.ureq", insns, "(info)", None)
-ratio_row("C new connection per request, insns/req", "C.tiny", "C.ureq", insns, "<= 0.9 x ureq", 0.9)
-ratio_row("C  vs tinyhttps --no-tls-cache --no-resumption (ureq column: that baseline)",
-          "C.tiny", "C.full.tiny", insns, "<= 0.15 x baseline", 0.15)
-ratio_row("D 16 netlocs round robin, defaults, insns/req", "D.tiny", "D.ureq", insns, "<= 0.1 x ureq", 0.1)
-ratio_row("D  tinyhttps --tls-cache-size 8", "D.cache8.tiny", "D.ureq", insns, "<= 0.1 x ureq", 0.1)
-ratio_row("D  tinyhttps --tls-cache-size 16", "D.cache16.tiny", "D.ureq", insns, "<= 0.1 x ureq", 0.1)
-ratio_row("D  tinyhttps --mode fresh --tls-cache-size 8 (evicting)", "D.fresh8.tiny", "D.ureq", insns, "(info)", None)
-ratio_row("D  tinyhttps --mode fresh --tls-cache-size 16", "D.fresh16.tiny", "D.ureq", insns, "(info)", None)
-ratio_row("D' 16 ports of one host name (localhost), defaults", "D1.tiny", "D1.ureq", insns, "(info)", None)
-ratio_row("D'  tinyhttps --mode fresh --tls-cache-size 8", "D1.fresh8.tiny", "D1.ureq", insns, "(info)", None)
-ratio_row("E one 1 MiB download, insns/req", "E.tiny", "E.ureq", insns, "<= 0.6 x ureq", 0.6)
-ratio_row("E  tinyhttps --cipher aes256 (ureq's cipher)", "E.aes256.tiny", "E.ureq", insns, "(info)", None)
-absolute_row("F heap per idle pooled TLS connection", "F.tiny", "F.ureq", kib, "<= 48 KiB", 48 * 1024)
-absolute_row("G minimal GET program, armv7 stripped", "G.tinyhttps-get", "G.ureq-get", mb, "<= 0.9 MB", 0.9e6)
-absolute_row("G  tinyhttps-get, default-features = false", "G.tinyhttps-get-nodefault", "G.ureq-get",
-             mb, "<= 0.9 MB", 0.9e6)
-ms = lambda v: f"{float(v):.4f} ms"
-ratio_row("x86 CPU ms/req A (median of 5, noisy)", "x86A.tiny", "x86A.ureq", ms, "(info)", None)
-ratio_row("x86 CPU ms/req C (median of 5, noisy)", "x86C.tiny", "x86C.ureq", ms, "(info)", None)
-
-head = ("scenario", "tinyhttps", "ureq", "ratio", "target", "met?")
-widths = [max(len(row[i]) for row in rows + [head]) for i in range(6)]
-def line(row):
-    return "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |"
-print(line(head))
-print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-for row in rows:
-    print(line(row))
-print()
-print("raw GUEST_INSNS (N:I(N)) per run pair:")
-for key in sorted(k for k in r if k.endswith(".raw")):
-    print(f"  {key[:-4]:<18} {r[key]}")
-EOF
+cp "$RESULTS" "$BENCH_OUT/results.txt"
+cp "$TMP/versions" "$BENCH_OUT/versions.txt"
+cp "$TMP/negotiated" "$BENCH_OUT/negotiated.txt"
+python3 bench/lib/report.py write "$BENCH_OUT"
+python3 bench/lib/chart.py "$BENCH_OUT"
+cat "$BENCH_OUT/table.md"
 echo
-cat "$TMP/versions"
+echo "raw GUEST_INSNS (N:I(N)) per run pair:"
+sed 's/^/  /' "$BENCH_OUT/raw.txt"
 echo
-echo "builds $(( t_built - t0 )) s, nginx set-up $(( t_up - t_built )) s, measurements $(( t_end - t_up )) s, total $(( t_end - t0 )) s"
+echo "round trips at $BENCH_RTT_MS ms RTT (median wall ms per request / RTT):"
+cat "$BENCH_OUT/rtt.md"
+if [ -s "$BENCH_OUT/sizes.md" ]; then
+  echo
+  cat "$BENCH_OUT/sizes.md"
+fi
+echo
+cat "$BENCH_OUT/versions.txt"
+echo
+echo "written to $BENCH_OUT: $(cd "$BENCH_OUT" && echo *)"
+echo "builds $(( t_built - t0 )) s, nginx set-up $(( t_up - t_built )) s, measurements $(( t_end - t_up )) s, total $(( $(date +%s) - t0 )) s"

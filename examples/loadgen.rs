@@ -3,7 +3,8 @@
 //! ```text
 //! loadgen [--cacert FILE] [-n N] [--warmup W] [--mode keepalive|fresh]
 //!         [--no-tls-cache] [--tls-cache-size N] [--no-pool] [--no-resumption]
-//!         [--cipher chacha|aes128|aes256|default] [--threads T] [--heap] [--json] URL...
+//!         [--cipher chacha|aes128|aes256|default] [--threads T] [--heap] [--latency]
+//!         [--json] URL...
 //!
 //! cargo run --release --example loadgen -- --cacert ca.pem -n 200 https://localhost:8443/1k
 //! cargo run --release --example loadgen -- --mode fresh --json https://localhost:8443/1k
@@ -22,7 +23,8 @@
 //! one shared counter. Everything reported is measured over the N counted requests
 //! only, except the peak RSS:
 //!
-//! - `requests`, `bytes` (body bytes), `wall_ms`;
+//! - `requests`, `bytes` (body bytes), `wall_ms`; with `--latency`, `wall_ms_median`:
+//!   each counted request timed on its own, the median;
 //! - `cpu_ms_per_request`: the on-CPU time of the threads that ran the counted
 //!   requests divided by N. Each such thread reads the first field of
 //!   `/proc/thread-self/schedstat` (nanoseconds on CPU, this thread only) before and
@@ -281,9 +283,11 @@ fn run(args: &Args) -> Result<Report, String> {
     }
     let mut bytes = 0;
     let mut thread_cpu_ns = Some(0u64);
+    let mut latencies = harness::Latencies::new(&args.common);
     for outcome in outcomes {
         let outcome = outcome?;
         bytes += outcome.bytes;
+        latencies.merge(outcome.latencies);
         thread_cpu_ns = thread_cpu_ns.zip(outcome.cpu_ns).map(|(a, b)| a + b);
     }
     let requests = args.common.requests;
@@ -294,6 +298,7 @@ fn run(args: &Args) -> Result<Report, String> {
     let counted = harness::Counted {
         bytes,
         wall,
+        latencies,
         thread_cpu_ns,
         stat_ticks: (stat_before, stat_after),
     };
@@ -317,12 +322,15 @@ struct Outcome {
     bytes: u64,
     /// Nanoseconds this thread was on CPU for its requests (None: not measurable).
     cpu_ns: Option<u64>,
+    /// Each request's time, with `--latency`.
+    latencies: harness::Latencies,
 }
 
 impl Work<'_> {
     /// Takes request numbers from the shared counter until N are taken or one failed.
     fn run(self) -> Result<Outcome, String> {
         let mut buffer = vec![0; BODY_BUFFER];
+        let mut latencies = harness::Latencies::new(self.args);
         let cpu = harness::ThreadCpu::start();
         let mut bytes = 0;
         while !self.stop.load(Ordering::Relaxed) {
@@ -330,7 +338,7 @@ impl Work<'_> {
             if i >= self.args.requests {
                 break;
             }
-            match harness::one_request(self.client, self.args.url(i), &mut buffer) {
+            match latencies.request(self.client, self.args.url(i), &mut buffer) {
                 Ok(n) => bytes += n,
                 Err(e) => {
                     self.stop.store(true, Ordering::SeqCst);
@@ -343,6 +351,7 @@ impl Work<'_> {
         Ok(Outcome {
             bytes,
             cpu_ns: cpu.elapsed_ns(),
+            latencies,
         })
     }
 }

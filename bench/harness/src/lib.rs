@@ -1,8 +1,8 @@
 //! What tinyhttps' `examples/loadgen.rs` and `bench/ureq-driver` (`ureq-loadgen`, the
 //! same load made with ureq 3) share, so that the two tools measure the same way: the
 //! options they both take and their help lines, `main`'s exit statuses, the warm-up,
-//! reading bodies, `--heap` (the counting global allocator and the measurement), CPU
-//! time, peak RSS, and the keys of the report both print. What depends on the client
+//! reading bodies, `--heap` (the counting global allocator and the measurement),
+//! `--latency` (the wall time of each request), CPU time, peak RSS, and the keys of the report both print. What depends on the client
 //! stays in each program: building it, the request call and reading a response
 //! ([`Get`]), tinyhttps' `Stats` counters, loadgen's threads.
 //!
@@ -30,7 +30,7 @@ use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Clock ticks per second of `/proc/self/stat` (`getconf CLK_TCK`, 100 on Linux).
 const CLOCK_TICKS_PER_SEC: u64 = 100;
@@ -66,6 +66,7 @@ options:
   --no-pool           same as --mode fresh
 {}  --heap              then measure the heap held per idle pooled connection
                       (heap_per_idle_conn; needs --mode keepalive)
+  --latency           also time each counted request on its own (wall_ms_median)
   --json              print one JSON line instead of a table
   -h, --help          print this help
 
@@ -155,6 +156,8 @@ pub struct Args {
     pub mode: Mode,
     /// `--heap`: measure the heap per idle pooled connection after the counted requests.
     pub heap: bool,
+    /// `--latency`: time each counted request on its own ([`Latencies`]).
+    pub latency: bool,
     /// `--json`: one JSON line instead of the table.
     pub json: bool,
     /// The URLs, in the order given (at least one).
@@ -260,6 +263,7 @@ pub fn parse_args(
         warmup: 1,
         mode: Mode::KeepAlive,
         heap: false,
+        latency: false,
         json: false,
         urls: Vec::new(),
     };
@@ -293,6 +297,10 @@ pub fn parse_args(
             "--heap" => {
                 opt.flag()?;
                 args.heap = true;
+            }
+            "--latency" => {
+                opt.flag()?;
+                args.latency = true;
             }
             "--json" => {
                 opt.flag()?;
@@ -409,6 +417,63 @@ fn start_request<C: Get>(client: &C, url: &str) -> Result<C::Response, String> {
 pub fn one_request<C: Get>(client: &C, url: &str, buffer: &mut [u8]) -> Result<u64, String> {
     let response = start_request(client, url)?;
     C::finish(url, response, buffer)
+}
+
+/// The wall-clock time of each counted request, when `--latency` asks for it: the
+/// round-trip measurement of bench/bench.sh, where each request waits on a delayed link
+/// and the median request is the figure. Without `--latency` no clock is read per
+/// request, so the instruction counts of the other scenarios stay as they were.
+pub struct Latencies {
+    /// Whether to time the requests (`--latency`).
+    on: bool,
+    /// The time of each request made through [`Latencies::request`].
+    times: Vec<Duration>,
+}
+
+impl Latencies {
+    /// Times requests if `args` asks for it (`--latency`).
+    pub fn new(args: &Args) -> Self {
+        Latencies {
+            on: args.latency,
+            times: Vec::new(),
+        }
+    }
+
+    /// [`one_request`], timed from the call to the end of the body if `--latency` was
+    /// given.
+    #[inline]
+    pub fn request<C: Get>(
+        &mut self,
+        client: &C,
+        url: &str,
+        buffer: &mut [u8],
+    ) -> Result<u64, String> {
+        if !self.on {
+            return one_request(client, url, buffer);
+        }
+        let start = Instant::now();
+        let bytes = one_request(client, url, buffer)?;
+        self.times.push(start.elapsed());
+        Ok(bytes)
+    }
+
+    /// Adds the times of `other` (another thread's requests).
+    pub fn merge(&mut self, other: Latencies) {
+        self.times.extend(other.times);
+    }
+
+    /// The median request's time in milliseconds (the mean of the two middle ones for
+    /// an even count); None without `--latency` or without requests.
+    fn median_ms(mut self) -> Option<f64> {
+        self.times.sort_unstable();
+        let n = self.times.len();
+        let ms = |i: usize| self.times[i].as_secs_f64() * 1000.0;
+        match n {
+            0 => None,
+            _ if n % 2 == 1 => Some(ms(n / 2)),
+            _ => Some((ms(n / 2 - 1) + ms(n / 2)) / 2.0),
+        }
+    }
 }
 
 /// The `--warmup` requests.
@@ -566,6 +631,8 @@ pub struct Counted {
     pub bytes: u64,
     /// Wall-clock time they took.
     pub wall: Duration,
+    /// Each one's time, with `--latency`.
+    pub latencies: Latencies,
     /// On-CPU nanoseconds of the threads that made them (None: not measurable).
     pub thread_cpu_ns: Option<u64>,
     /// The process' CPU ticks ([`process_cpu_ticks`]) before and after them.
@@ -592,6 +659,7 @@ pub fn report<C: Get>(
         requests: args.requests,
         bytes: counted.bytes,
         wall_ms: counted.wall.as_secs_f64() * 1000.0,
+        wall_ms_median: counted.latencies.median_ms(),
         cpu_ms,
         cpu_source,
         peak_rss_kb: peak_rss_kb(),
@@ -607,6 +675,8 @@ pub struct Report {
     pub bytes: u64,
     /// `wall_ms`: the wall-clock time they took.
     pub wall_ms: f64,
+    /// `wall_ms_median`, with `--latency`: the median request's wall-clock time.
+    pub wall_ms_median: Option<f64>,
     /// Milliseconds on CPU they took, all together (`cpu_ms_per_request` once divided).
     pub cpu_ms: f64,
     /// `cpu_source`: where `cpu_ms` comes from: `schedstat`, `stat` or `none`.
@@ -623,11 +693,15 @@ impl Report {
         self.cpu_ms / self.requests as f64
     }
 
-    /// The JSON object, on one line: the shared keys, then `more` (the program's own,
-    /// each as `,"key":value`), then those of `--heap`.
+    /// The JSON object, on one line: the shared keys (`wall_ms_median` after `wall_ms`
+    /// with `--latency`), then `more` (the program's own, each as `,"key":value`), then
+    /// those of `--heap`.
     pub fn json(&self, more: &str) -> String {
+        let median = self
+            .wall_ms_median
+            .map_or(String::new(), |m| format!(",\"wall_ms_median\":{m:.3}"));
         let mut s = format!(
-            "{{\"requests\":{},\"bytes\":{},\"wall_ms\":{:.3},\"cpu_ms_per_request\":{:.4},\
+            "{{\"requests\":{},\"bytes\":{},\"wall_ms\":{:.3}{median},\"cpu_ms_per_request\":{:.4},\
              \"peak_rss_kb\":{},\"cpu_source\":\"{}\"{more}",
             self.requests,
             self.bytes,
@@ -656,6 +730,9 @@ impl Report {
         let mut s = format!("{:<width$}{}", "requests", self.requests);
         let _ = write!(s, "\n{:<width$}{}", "bytes", self.bytes);
         let _ = write!(s, "\n{:<width$}{:.3}", "wall_ms", self.wall_ms);
+        if let Some(median) = self.wall_ms_median {
+            let _ = write!(s, "\n{:<width$}{median:.3}", "wall_ms_median");
+        }
         let _ = write!(
             s,
             "\n{:<width$}{:.4}  ({})",
@@ -738,6 +815,7 @@ mod tests {
             &[],
             &["-é", "u"],
             &["--heap=1", "u"],
+            &["--latency=1", "u"],
             &["--heap", "--mode", "fresh", "u"],
             &["--no-pool", "--heap", "u"],
         ] {
@@ -773,6 +851,7 @@ mod tests {
             requests: 4,
             bytes: 4096,
             wall_ms: 1.0,
+            wall_ms_median: None,
             cpu_ms: 2.0,
             cpu_source: "stat",
             peak_rss_kb: None,
@@ -790,6 +869,38 @@ mod tests {
         assert_eq!(report.rows(20).lines().count(), 7);
         assert!(report.rows(20).starts_with("requests            4\n"));
         assert!(!report.rows(20).ends_with('\n'));
+        report.wall_ms_median = Some(0.25);
+        assert!(report.json("").starts_with(
+            "{\"requests\":4,\"bytes\":4096,\"wall_ms\":1.000,\"wall_ms_median\":0.250,"
+        ));
+        assert!(report.rows(20).contains("\nwall_ms_median      0.250\n"));
+    }
+
+    #[test]
+    fn latencies_median_only_with_latency() {
+        let (Ok((Command::Run(on), _)), Ok((Command::Run(off), _))) =
+            (parse(&["--latency", "u"], false), parse(&["u"], false))
+        else {
+            panic!("should parse");
+        };
+        let median = |args: &Args, ms: &[u64]| {
+            let mut l = Latencies::new(args);
+            if l.on {
+                l.times.extend(ms.iter().map(|&m| Duration::from_millis(m)));
+            }
+            l.median_ms()
+        };
+        assert_eq!(median(&off, &[1, 2, 3]), None);
+        assert_eq!(median(&on, &[]), None);
+        assert_eq!(median(&on, &[30, 10, 20]), Some(20.0));
+        assert_eq!(median(&on, &[40, 10, 30, 20]), Some(25.0));
+        let mut a = Latencies::new(&on);
+        a.times.push(Duration::from_millis(5));
+        let mut b = Latencies::new(&on);
+        b.times
+            .extend([Duration::from_millis(1), Duration::from_millis(9)]);
+        a.merge(b);
+        assert_eq!(a.median_ms(), Some(5.0));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! ureq-loadgen [--cacert FILE] [-n N] [--warmup W] [--mode keepalive|fresh] [--heap]
-//!              [--json] URL...
+//!              [--latency] [--json] URL...
 //!
 //! cargo build --release --target armv7-unknown-linux-gnueabihf   # in bench/ureq-driver
 //! qemu-arm -L /usr/arm-linux-gnueabihf \
@@ -44,7 +44,8 @@
 //!   only by `--heap` (one relaxed atomic load per allocation otherwise).
 //!
 //! Measured as loadgen does, over the N counted requests only (except peak RSS):
-//! `requests`, `bytes` (body bytes), `wall_ms`, `cpu_ms_per_request` (the first field of
+//! `requests`, `bytes` (body bytes), `wall_ms` (with `--latency` also `wall_ms_median`,
+//! each request timed on its own), `cpu_ms_per_request` (the first field of
 //! `/proc/thread-self/schedstat` before and after, nanoseconds on CPU of this thread;
 //! falling back to `utime + stime` of `/proc/self/stat` at 100 ticks per second),
 //! `cpu_source`, and `peak_rss_kb` (`VmHWM` of `/proc/self/status` at the end).
@@ -156,10 +157,11 @@ fn run(args: &Args) -> Result<harness::Report, String> {
 
     let stat_before = harness::process_cpu_ticks();
     let cpu = harness::ThreadCpu::start();
+    let mut latencies = harness::Latencies::new(args);
     let start = Instant::now();
     let mut bytes = 0;
     for i in 0..args.requests {
-        bytes += harness::one_request(&agent, args.url(i), &mut buffer)?;
+        bytes += latencies.request(&agent, args.url(i), &mut buffer)?;
     }
     let wall = start.elapsed();
     let thread_cpu_ns = cpu.elapsed_ns();
@@ -168,6 +170,7 @@ fn run(args: &Args) -> Result<harness::Report, String> {
     let counted = harness::Counted {
         bytes,
         wall,
+        latencies,
         thread_cpu_ns,
         stat_ticks: (stat_before, stat_after),
     };
