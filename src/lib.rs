@@ -192,6 +192,7 @@ mod config;
 mod connect;
 mod deadline;
 mod download;
+mod early;
 mod error;
 mod exchange;
 #[cfg(any(test, fuzzing))]
