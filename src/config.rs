@@ -593,7 +593,10 @@ impl ClientBuilder {
     ///
     /// Turn it on only for servers whose handlers of these requests are safe to
     /// run twice. Applies to every host of the client (the TLS configs get
-    /// rustls' `enable_early_data`).
+    /// rustls' `enable_early_data`). A server may answer an early request before
+    /// its next session ticket reaches the client; a connection closed right
+    /// after such an answer (pooling off) leaves the ticket unread, so some later
+    /// new connections do a full handshake.
     ///
     /// ```no_run
     /// # fn main() -> Result<(), tinyhttps::Error> {
