@@ -56,7 +56,7 @@
 #    G  size of the stripped armv7 GET programs (stat -c %s);
 #    and CPU ms per request on the host (x86), the median of 5 runs, for A and C:
 #    wall-clock based and so noisy, quoted for orientation only;
-#    R  round trips at BENCH_RTT_MS (50) ms RTT: bench/lib/delay_relay.py between the
+#    R  round trips at BENCH_RTT_MS (50) ms RTT: ci/lib/delay_relay.py between the
 #       client and nginx delays every byte by RTT/2 each way and the client's first
 #       bytes by one more RTT (TCP set-up; this kernel has no netem). Host (x86) builds
 #       of both drivers with --latency, BENCH_RTT_N (10) counted requests after one
@@ -401,8 +401,8 @@ cpu_host x86A.ureq ureq 2000 "$K/1k"
 cpu_host x86C.tiny tiny 200 --mode fresh "$C/1k"
 cpu_host x86C.ureq ureq 200 --mode fresh "$C/1k"
 
-step "R: round trips at $BENCH_RTT_MS ms RTT (host builds, through bench/lib/delay_relay.py)"
-python3 bench/lib/delay_relay.py --rtt-ms "$BENCH_RTT_MS" --port-file "$TMP/relay.ports" \
+step "R: round trips at $BENCH_RTT_MS ms RTT (host builds, through ci/lib/delay_relay.py)"
+python3 ci/lib/delay_relay.py --rtt-ms "$BENCH_RTT_MS" --port-file "$TMP/relay.ports" \
   "$PORT_K" "$PORT_C" "$PORT_Z" &
 RELAY_PID=$!
 for _ in $(seq 100); do

@@ -16,6 +16,12 @@
 #   C  ECDSA, keepalive_timeout 0 (the server closes after every response)
 #   D  ECDSA, keepalive_requests 3 (the server closes after every 3rd response)
 #   E  ECDSA, TLS 1.2 only (session tickets)
+#   F  ECDSA, TLS 1.3 early data on (`ssl_early_data on`), reached through
+#      ci/lib/delay_relay.py (the bench's relay: a 100 ms round trip, 50 ms each way,
+#      one more for TCP set-up); its log line ends with early=1 for a request nginx
+#      read as early data. The delay lets nginx read the early data, and act on it,
+#      before the client's Finished arrives: nginx's $ssl_early_data is "1" only
+#      until then, and over bare loopback a fast client often finishes first
 #
 # each serving /1k, /20k, /1m (random files) and /echo (200 "ok\n", for POST). Then,
 # on the host and on armv7 under qemu-user, it checks (loadgen counts after its one
@@ -40,6 +46,10 @@
 #            each --cipher, and the default order (ChaCha20 first on armv7, AES
 #            elsewhere); 3 URLs round robin on 2 threads (exact body bytes); /1m;
 #            a 404 makes loadgen exit 1
+#            F fresh --early-data: each resumed connection's GET went in its first
+#            flight (early_data_sent = accepted = resumed handshakes, none
+#            rejected), and nginx's log says early=1 for exactly those requests
+#            and for no full handshake; without --early-data, nothing early
 #   nginx's access log (protocol, cipher, session reused) confirms, from the server's
 #   side, the TLS version, the cipher and the resumed/full count of several of them
 #
@@ -107,7 +117,7 @@ write_nginx_conf() {
   local rsa="ssl_certificate $TMP/rsa.pem; ssl_certificate_key $TMP/rsa.key;"
   local echo_loc='location = /echo { return 200 "ok\n"; }'
   PORT_A=${NGINX_PORTS[0]} PORT_B=${NGINX_PORTS[1]} PORT_C=${NGINX_PORTS[2]}
-  PORT_D=${NGINX_PORTS[3]} PORT_E=${NGINX_PORTS[4]}
+  PORT_D=${NGINX_PORTS[3]} PORT_E=${NGINX_PORTS[4]} PORT_F=${NGINX_PORTS[5]}
   cat >"$TMP/nginx.conf" <<EOF
 $(nginx_conf_main)
 http {
@@ -115,6 +125,10 @@ $(nginx_conf_http_common)
   # What the server saw, to check the client's counters against: protocol, cipher,
   # and "r" for a resumed session ("." for a full handshake).
   log_format interop '\$server_port \$ssl_protocol \$ssl_cipher \$ssl_session_reused \$status "\$request"';
+  # F's: the same, then early=1 if the request was read as TLS 1.3 early data.
+  # \$ssl_early_data is "1" only while the handshake is unfinished, so it is taken
+  # when the request is read (server rewrite phase), not when it is logged.
+  log_format interop_early '\$server_port \$ssl_protocol \$ssl_cipher \$ssl_session_reused \$status "\$request" early=\$early_at_request';
   access_log $TMP/access.log interop;
   ssl_protocols TLSv1.2 TLSv1.3;
   ssl_session_cache shared:SSL:1m;
@@ -126,14 +140,38 @@ $(nginx_conf_http_common)
   server { listen 127.0.0.1:$PORT_C ssl; $tls keepalive_timeout 0; $echo_loc }
   server { listen 127.0.0.1:$PORT_D ssl; $tls keepalive_requests 3; $echo_loc }
   server { listen 127.0.0.1:$PORT_E ssl; $tls ssl_protocols TLSv1.2; $echo_loc }
+  server {
+    listen 127.0.0.1:$PORT_F ssl; $tls ssl_early_data on; $echo_loc
+    set \$early_at_request \$ssl_early_data;
+    access_log $TMP/access.log interop_early;
+  }
 }
 EOF
 }
 
 step "nginx on loopback"
-nginx_start 5 write_nginx_conf
+nginx_start 6 write_nginx_conf
 ok "nginx $(nginx_version) (pid $NGINX_PID) on 127.0.0.1:" \
-  "A=$PORT_A B=$PORT_B C=$PORT_C D=$PORT_D E=$PORT_E"
+  "A=$PORT_A B=$PORT_B C=$PORT_C D=$PORT_D E=$PORT_E F=$PORT_F"
+
+# The relay in front of F (see the top of this file); stopped by PID on exit.
+RTT_MS=100
+DELAY_PID=""
+stop_delay() {
+  if [ -n "$DELAY_PID" ]; then kill "$DELAY_PID" 2>/dev/null || true; wait "$DELAY_PID" 2>/dev/null || true; fi
+}
+NGINX_CLEANUP_HOOK=stop_delay
+python3 ci/lib/delay_relay.py --rtt-ms "$RTT_MS" --port-file "$TMP/delay.ports" "$PORT_F" \
+  2>"$TMP/delay.err" &
+DELAY_PID=$!
+for _ in $(seq 100); do
+  [ -s "$TMP/delay.ports" ] && break
+  kill -0 "$DELAY_PID" 2>/dev/null || fail "ci/lib/delay_relay.py $PORT_F" "$TMP/delay.err"
+  sleep 0.1
+done
+PORT_F_DELAYED=$(awk -v p="$PORT_F" '$1 == p { print $2 }' "$TMP/delay.ports" 2>/dev/null)
+[ -n "$PORT_F_DELAYED" ] || fail "ci/lib/delay_relay.py: no port" "$TMP/delay.err"
+ok "relay 127.0.0.1:$PORT_F_DELAYED to F, $RTT_MS ms round trip (pid $DELAY_PID)"
 t_up=$(date +%s)
 
 # run ARCH TOOL ARGS...: runs a built example; stdout and stderr go to files, the exit
@@ -211,6 +249,64 @@ check_server_log() {
   ok "$what: $count x $(tail -n 1 "$TMP/new.log" | cut -d' ' -f2-4)"
 }
 
+# check_early_log WHAT EARLY COUNT: the access log lines of the last check_loadgen
+# on F are 1 (warm-up) + COUNT; with EARLY=1, every resumed request among the
+# COUNT was read as early data (early=1), no full handshake's was, and the JSON
+# line agrees (early_data_sent = early_data_accepted = handshakes_resumed = the
+# early=1 lines, at least one); with EARLY=0, none was. A resumed connection whose
+# answer came in its first flight can end before the server's new ticket arrives,
+# so some of the fresh connections may be full handshakes: counted, not guessed.
+check_early_log() {
+  local what="$1 ($arch, server side)" early=$2 count=$3 why json
+  for _ in $(seq 20); do
+    [ $(( $(log_lines) - LOG_BEFORE )) -ge $(( 1 + count )) ] && break
+    sleep 0.1
+  done
+  tail -n +"$(( LOG_BEFORE + 1 ))" "$TMP/access.log" >"$TMP/new.log"
+  json=$(tail -n 1 "$TMP/stdout")
+  if ! why=$(python3 - "$json" "$TMP/new.log" "$PORT_F" "$early" "$count" <<'EOF' 2>&1
+import json, re, sys
+report = json.loads(sys.argv[1])
+lines = open(sys.argv[2]).read().splitlines()
+port, early, count = sys.argv[3], sys.argv[4] == "1", int(sys.argv[5])
+if len(lines) != 1 + count:
+    sys.exit(f"{len(lines)} requests logged, expected {1 + count}")
+line = re.compile(rf'^{port} TLSv1\.3 \S+ (r|\.) 200 "GET /1k HTTP/1\.1" early=(1?)$')
+seen = []
+for text in lines[1:]:
+    m = line.match(text)
+    if not m:
+        sys.exit(f"unexpected log line: {text}")
+    seen.append((m.group(1) == "r", m.group(2) == "1"))
+resumed = sum(r for r, _ in seen)
+logged_early = sum(e for _, e in seen)
+bad = []
+if early:
+    if any(r != e for r, e in seen):
+        bad.append("a resumed request not read early, or a full handshake's read early")
+    if logged_early == 0:
+        bad.append("no request read as early data")
+    want = {"early_data_sent": logged_early, "early_data_accepted": logged_early,
+            "early_data_rejected": 0, "handshakes_resumed": resumed,
+            "handshakes_full": count - resumed}
+else:
+    if logged_early:
+        bad.append(f"{logged_early} requests read as early data")
+    want = {"early_data_sent": 0, "handshakes_resumed": resumed}
+for key, value in want.items():
+    if report.get(key) != value:
+        bad.append(f"{key} is {report.get(key)}, the log says {value}")
+if bad:
+    sys.exit("; ".join(bad))
+print(f"{logged_early} of {count} read as early data, {resumed} resumed, "
+      f"{report['wall_ms'] / count:.0f} ms per request")
+EOF
+  ); then
+    fail "$what: $why" "$TMP/new.log" "$TMP/stdout"
+  fi
+  ok "$what: $why"
+}
+
 # blackhole PORT ADDR...: blackholes ADDR:PORT (ci/lib/blackhole.py) in the
 # background; sets BH_PID and BH_PORT (the port, picked when PORT is 0).
 blackhole() {
@@ -264,6 +360,7 @@ B=https://localhost:$PORT_B
 C=https://localhost:$PORT_C
 D=https://localhost:$PORT_D
 E=https://localhost:$PORT_E
+F=https://localhost:$PORT_F_DELAYED
 
 for arch in host armv7; do
   step "checks on $arch$([ $arch = armv7 ] && echo " (qemu-user)")"
@@ -378,6 +475,15 @@ for arch in host armv7; do
     -n 60 --threads 2 "$A/1k" "$A/20k" "$B/1k"
   check_loadgen "$arch" "A /1m x 5, keepalive" \
     "requests=5 bytes=5242880 connections_opened=0" -n 5 "$A/1m"
+
+  check_loadgen "$arch" "F fresh --early-data: GETs in the first flight, none rejected" \
+    "requests=5 connections_opened=5 early_data_rejected=0 retries=0" \
+    -n 5 --mode fresh --early-data "$F/1k"
+  check_early_log "F fresh --early-data: every resumed GET read as early data" 1 5
+  check_loadgen "$arch" "F fresh without --early-data: nothing early" \
+    "requests=5 connections_opened=5 handshakes_resumed=5 early_data_sent=0" \
+    -n 5 --mode fresh "$F/1k"
+  check_early_log "F fresh without --early-data: nothing read as early data" 0 5
 
   what="loadgen on a missing path exits 1 with the status ($arch)"
   run "$arch" loadgen --cacert "$TMP/ca.pem" -n 3 "$A/missing"

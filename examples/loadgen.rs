@@ -3,8 +3,8 @@
 //! ```text
 //! loadgen [--cacert FILE] [-n N] [--warmup W] [--mode keepalive|fresh]
 //!         [--no-tls-cache] [--tls-cache-size N] [--no-pool] [--no-resumption]
-//!         [--cipher chacha|aes128|aes256|default] [--threads T] [--heap] [--latency]
-//!         [--json] URL...
+//!         [--early-data] [--cipher chacha|aes128|aes256|default] [--threads T] [--heap]
+//!         [--latency] [--json] URL...
 //!
 //! cargo run --release --example loadgen -- --cacert ca.pem -n 200 https://localhost:8443/1k
 //! cargo run --release --example loadgen -- --mode fresh --json https://localhost:8443/1k
@@ -49,6 +49,9 @@
 //! - `--no-tls-cache`: `tls_cache_size(0)`, a TLS config built for every connection;
 //! - `--tls-cache-size N`: `tls_cache_size(N)` (the last of these two options wins);
 //! - `--no-resumption`: `session_cache_size(0)`, every handshake full;
+//! - `--early-data`: `early_data(true)`: with `--mode fresh`, each GET after the
+//!   first handshake rides in its resumed connection's first flight as TLS 1.3
+//!   early data when the server's tickets allow it (`early_data_*` counters);
 //! - `--cipher`: offer only ChaCha20-Poly1305, AES-128-GCM or AES-256-GCM (`default`:
 //!   the library's order);
 //! - `--cacert FILE`: trust only the roots in FILE (default: webpki-roots);
@@ -90,6 +93,7 @@ const TOOL: harness::Tool = harness::Tool {
     own_options: "  --no-tls-cache      build a TLS config for every connection (tls_cache_size 0)
   --tls-cache-size N  TLS configs cached, one per netloc (tls_cache_size N)
   --no-resumption     no TLS session resumption (session_cache_size 0)
+  --early-data        send GETs as TLS 1.3 early data when resuming (early_data true)
   --cipher C          chacha, aes128, aes256 or default (the library's order)
   --threads T         threads sharing the client (default 1)
 ",
@@ -109,6 +113,7 @@ struct Args {
     /// `tls_cache_size`; None: the library's default.
     tls_cache_size: Option<usize>,
     resumption: bool,
+    early_data: bool,
     cipher: Option<Cipher>,
     threads: u64,
 }
@@ -127,6 +132,7 @@ fn main() -> ExitCode {
 fn parse_args(argv: impl Iterator<Item = String>) -> Result<Command<Args>, String> {
     let mut tls_cache_size = None;
     let mut resumption = true;
+    let mut early_data = false;
     let mut cipher = None;
     let mut threads = 1;
     let parsed = harness::parse_args(&TOOL, argv, |opt| {
@@ -142,6 +148,10 @@ fn parse_args(argv: impl Iterator<Item = String>) -> Result<Command<Args>, Strin
             "--no-resumption" => {
                 opt.flag()?;
                 resumption = false;
+            }
+            "--early-data" => {
+                opt.flag()?;
+                early_data = true;
             }
             "--cipher" => {
                 cipher = match opt.value()?.as_str() {
@@ -166,6 +176,7 @@ fn parse_args(argv: impl Iterator<Item = String>) -> Result<Command<Args>, Strin
             common,
             tls_cache_size,
             resumption,
+            early_data,
             cipher,
             threads,
         }),
@@ -184,7 +195,7 @@ fn build_client(args: &Args) -> Result<Client, tinyhttps::Error> {
     if let Some(cipher) = args.cipher {
         tls = tls.cipher_preference(&[cipher]);
     }
-    let mut builder = Client::builder().tls(tls);
+    let mut builder = Client::builder().tls(tls).early_data(args.early_data);
     if args.common.mode == Mode::Fresh {
         builder = builder.max_idle_per_host(0);
     }
@@ -393,7 +404,7 @@ impl Report {
 
     fn table(&self, args: &Args) -> String {
         let mut s = format!(
-            "loadgen: {} requests after {} warm-up, {} URL(s), mode {}, {} thread(s){}{}\n",
+            "loadgen: {} requests after {} warm-up, {} URL(s), mode {}, {} thread(s){}{}{}\n",
             self.common.requests,
             args.common.warmup,
             args.common.urls.len(),
@@ -409,6 +420,7 @@ impl Report {
             } else {
                 ", no resumption"
             },
+            if args.early_data { ", early data" } else { "" },
         );
         s.push_str(&self.common.rows(24));
         s.push_str("\nclient counters, change over the counted requests:");
@@ -442,6 +454,11 @@ mod tests {
             panic!("should parse");
         };
         assert_eq!((a.tls_cache_size, a.common.heap), (Some(16), true));
+        assert!(!a.early_data);
+        let Ok(Command::Run(a)) = parse(&["--mode", "fresh", "--early-data", "u"]) else {
+            panic!("should parse");
+        };
+        assert!(a.early_data);
         let Ok(Command::Run(a)) = parse(&["--tls-cache-size", "16", "--no-tls-cache", "u"]) else {
             panic!("should parse");
         };
@@ -453,6 +470,7 @@ mod tests {
             &["--threads", "1025", "u"],
             &["--tls-cache-size", "-1", "u"],
             &["--no-resumption=1", "u"],
+            &["--early-data=1", "u"],
             &["--cipher", "rc4", "u"],
             &["--heap", "--mode", "fresh", "u"],
         ] {

@@ -230,7 +230,9 @@ impl Client {
         let netloc = Netloc::from_uri(&uri)?;
         let deadline = Deadline::start(self.shared.config.timeouts);
         let route = self.shared.config.proxies.for_netloc(&netloc);
-        let conn = self.shared.connection(&netloc, route, deadline, false)?;
+        let conn = self
+            .shared
+            .connection(&netloc, route, deadline, false, false)?;
         self.shared.pool.checkin(conn);
         Ok(())
     }

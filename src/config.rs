@@ -179,6 +179,8 @@ pub(crate) struct Config {
     pub pool: PoolLimits,
     pub sockets: SocketOptions,
     pub retry: Option<RetryPolicy>,
+    /// Send idempotent requests as TLS 1.3 early data ([`ClientBuilder::early_data`]).
+    pub early_data: bool,
 }
 
 /// Builds a [`Client`](crate::Client). Every setting has a documented default;
@@ -211,6 +213,7 @@ pub struct ClientBuilder {
     clock: Clock,
     sockets: SocketOptions,
     retry: Option<RetryPolicy>,
+    early_data: bool,
 }
 
 impl Default for ClientBuilder {
@@ -252,6 +255,7 @@ impl ClientBuilder {
             clock: Clock::default(),
             sockets: SocketOptions::default(),
             retry: None,
+            early_data: false,
         }
     }
 
@@ -558,6 +562,61 @@ impl ClientBuilder {
         self
     }
 
+    /// Sends a request as TLS 1.3 early data ("0-RTT") when it can (default
+    /// false): in the first flight of a new connection that resumes a TLS 1.3
+    /// session, with the ClientHello, so the answer comes a round trip sooner (a
+    /// new resumed connection costs 2 round trips instead of 3: TCP, then TLS and
+    /// the request together).
+    ///
+    /// **Early data can be replayed.** An attacker who records the first flight
+    /// can send it to the server again, and the server may act on the request
+    /// twice (TLS 1.3 gives no protection against that, RFC 8446 §8). So only
+    /// requests that are harmless to repeat go early:
+    ///
+    /// - `GET`, `HEAD` and `OPTIONS` without a body, or any request with an
+    ///   `Idempotency-Key` header (the server dedupes it), with no body or one of
+    ///   known length in memory ([`send_bytes`](crate::RequestBuilder::send_bytes),
+    ///   at most 16 KiB); never a streamed body, never with `Expect`;
+    /// - only on a new connection that resumes a TLS 1.3 session whose ticket
+    ///   allows early data, and only when the whole request fits what the server
+    ///   takes (its ticket says how much); otherwise it is sent as usual after the
+    ///   handshake. A pooled connection never needs it;
+    /// - through a proxy's CONNECT tunnel too (TLS runs end to end; the proxy sees
+    ///   only ciphertext); plain http has no TLS, so never early.
+    ///
+    /// A request goes early at most once. When the server does not take the early
+    /// data, the request is sent again, normally, on the same connection; when it
+    /// answers `425 Too Early`, the request is sent again not early (on the same
+    /// connection if it can be reused). The caller sees only the final response;
+    /// [`Stats`](crate::Stats) counts `early_data_sent`, `early_data_accepted` and
+    /// `early_data_rejected`.
+    ///
+    /// Turn it on only for servers whose handlers of these requests are safe to
+    /// run twice. Applies to every host of the client (the TLS configs get
+    /// rustls' `enable_early_data`). A server may answer an early request before
+    /// its next session ticket reaches the client; a connection closed right
+    /// after such an answer (pooling off) leaves the ticket unread, so some later
+    /// new connections do a full handshake.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), tinyhttps::Error> {
+    /// let client = tinyhttps::Client::builder().early_data(true).build()?;
+    /// // A status poll, safe to replay: on a new resumed connection it rides in
+    /// // the first flight.
+    /// let status = client.get("https://device-api.example.com/v1/status").call()?;
+    /// // A POST goes early only with an Idempotency-Key that the server honours.
+    /// client
+    ///     .post("https://device-api.example.com/v1/readings")
+    ///     .header("Idempotency-Key", "reading-20261202T100000Z")
+    ///     .send_bytes(br#"{"t":21.5}"#)?;
+    /// println!("{} early, {} taken", client.stats().early_data_sent, client.stats().early_data_accepted);
+    /// # let _ = status; Ok(()) }
+    /// ```
+    pub fn early_data(mut self, on: bool) -> Self {
+        self.early_data = on;
+        self
+    }
+
     /// Certificates are never checked at a time earlier than this (default
     /// [`DEFAULT_TIME_FLOOR`](crate::DEFAULT_TIME_FLOOR), a date before this
     /// release; a time earlier than that changes nothing: the floor only rises).
@@ -611,7 +670,8 @@ impl ClientBuilder {
             .into_iter()
             .map(|(p, s)| Ok((HostPattern::new(&p)?, s)))
             .collect::<Result<Vec<_>>>()?;
-        let tls = TlsConfigs::new(self.tls, rules, self.tls_cache_size, self.clock)?;
+        let tls = TlsConfigs::new(self.tls, rules, self.tls_cache_size, self.clock)?
+            .with_early_data(self.early_data);
         let config = Config {
             timeouts: self.timeouts,
             redirects: self.redirects,
@@ -624,6 +684,7 @@ impl ClientBuilder {
             pool: self.pool,
             sockets: self.sockets,
             retry: self.retry,
+            early_data: self.early_data,
         };
         Ok((config, tls))
     }

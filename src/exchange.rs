@@ -706,7 +706,7 @@ pub(crate) fn recv_response(
 }
 
 /// [`recv_response`], keeping the head's bytes if the rules say so.
-fn recv_head(
+pub(crate) fn recv_head(
     io: &mut impl Transport,
     buf: &mut RecvBuf,
     mut call: Call<RecvResponse>,

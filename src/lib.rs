@@ -115,7 +115,8 @@
 //! # Logging
 //! Through the `log` crate. `debug`: state changes — connect, handshake (full or
 //! resumed, version, cipher suite), pool reuse and discard, TLS config build and
-//! eviction, redirects, retries, failures. `trace`: each request line. Nothing at
+//! eviction, redirects, retries, early data taken or refused, failures. `trace`:
+//! each request line. Nothing at
 //! `info`; `warn` only when a changed client identity file cannot be used (the last
 //! good identity stays in use, see [`TlsSettings::client_auth_pem_files`]).
 //! tinyhttps never logs header values or bodies, and shows URLs
@@ -192,6 +193,7 @@ mod config;
 mod connect;
 mod deadline;
 mod download;
+mod early;
 mod error;
 mod exchange;
 #[cfg(any(test, fuzzing))]

@@ -7,6 +7,7 @@
 //! run ──► one_hop ──► connection (pool, or connect + TLS) ──► exchange ──► Hop
 //!  ▲         Hop::Done(response) ─────────────────────────────────────► caller
 //!  ├──────── Hop::Retry        (reused connection failed before any answer)
+//!  ├──────── Hop::Again        (425 Too Early to early data: send it normally)
 //!  └──────── Hop::Redirect     (drain the body, adjust method and headers)
 //! ```
 
@@ -22,6 +23,7 @@ use ureq_proto::client::{Call, RecvResponseResult};
 
 use crate::config::Config;
 use crate::deadline::Deadline;
+use crate::early;
 use crate::error::{Error, Phase, Result};
 use crate::exchange::{self, Answer, HeadRules, ReqBody};
 use crate::netloc::{self, Netloc, Redacted, Scheme};
@@ -74,6 +76,9 @@ enum Hop {
     Done(Response),
     /// Send the request again on a fresh connection ([`retry_allowed`]).
     Retry,
+    /// Send the request again, not as early data: the server answered `425 Too
+    /// Early` to it as early data ([`too_early`]).
+    Again,
     /// Send the request on to another URL ([`redirect_target`]).
     Redirect(Redirect),
 }
@@ -102,12 +107,14 @@ pub(crate) fn run(
         timeouts.overall = options.timeout;
     }
     let deadline = Deadline::start(timeouts);
+    // Whether the request may still go as TLS 1.3 early data: once at most.
+    let mut early = shared.config.early_data;
     let Some(policy) = shared.config.retry else {
-        return hops(shared, &mut parts, &mut body, deadline, options);
+        return hops(shared, &mut parts, &mut body, deadline, options, &mut early);
     };
     let mut attempt = 1;
     loop {
-        let outcome = hops(shared, &mut parts, &mut body, deadline, options);
+        let outcome = hops(shared, &mut parts, &mut body, deadline, options, &mut early);
         let Some(wait) = policy_wait(&policy, attempt, &outcome, &parts, &body, deadline) else {
             return outcome;
         };
@@ -155,21 +162,25 @@ fn policy_wait(
     (wait < left).then_some(wait)
 }
 
-/// The hops of one attempt: redirects followed, and one retry on a fresh
-/// connection when a pooled one failed before any answer.
+/// The hops of one attempt: redirects followed, one retry on a fresh connection
+/// when a pooled one failed before any answer, and one resend of a request that
+/// went as early data and was answered `425 Too Early` (`early`: the request may
+/// still go as early data; cleared once it did).
 fn hops(
     shared: &Shared,
     parts: &mut Parts,
     body: &mut ReqBody,
     deadline: Deadline,
     options: Options,
+    early: &mut bool,
 ) -> Result<Response> {
     let mut hops = 0;
     let mut retried = false;
     loop {
-        match one_hop(shared, parts, body, deadline, options, retried)? {
+        match one_hop(shared, parts, body, deadline, options, retried, early)? {
             Hop::Done(response) => return Ok(response),
             Hop::Retry => retried = true,
+            Hop::Again => {}
             Hop::Redirect(next) => {
                 let limit = shared.config.redirects;
                 if hops == limit {
@@ -185,7 +196,8 @@ fn hops(
 }
 
 /// Sends the request once, on a pooled or new connection (always new after a
-/// retry), and says what comes next.
+/// retry), as early data if `early` allows it and the connection is a new
+/// resumed TLS 1.3 one ([`early_hop`]), and says what comes next.
 fn one_hop(
     shared: &Shared,
     parts: &mut Parts,
@@ -193,6 +205,7 @@ fn one_hop(
     deadline: Deadline,
     options: Options,
     retried: bool,
+    early: &mut bool,
 ) -> Result<Hop> {
     let netloc = Netloc::from_uri(&parts.uri)?;
     // The proxy of this netloc, looked up once: a tunnel for https, the absolute
@@ -200,12 +213,19 @@ fn one_hop(
     let route = shared.config.proxies.for_netloc(&netloc);
     let proxy = route.filter(|_| netloc.scheme == Scheme::Http);
     let mut call = new_call(&shared.config, parts, body, proxy.map(|p| &**p))?;
-    let mut conn = shared.connection(&netloc, route, deadline, retried)?;
+    // Early data needs TLS (plain http through a proxy never has it).
+    let go_early = *early && netloc.scheme == Scheme::Https && early::eligible(parts, body);
+    let mut conn = shared.connection(&netloc, route, deadline, retried, go_early)?;
     if !parts.headers.contains_key(header::HOST) {
         // Made once per connection instead of formatted per request.
         let host = conn.host_header.clone();
         if let Err(e) = call.header(header::HOST, host) {
-            shared.pool.checkin(conn);
+            if go_early && conn.stream.early_data_room().is_some() {
+                // Its handshake never ran: not a connection to pool.
+                conn.close();
+            } else {
+                shared.pool.checkin(conn);
+            }
             return Err(Error::invalid_request(e));
         }
     }
@@ -220,6 +240,10 @@ fn one_hop(
         max: shared.config.max_response_head,
         keep_raw: options.keep_raw_head,
     };
+    if go_early && conn.kind != ConnectionKind::Reused && conn.stream.early_data_room().is_some() {
+        *early = false;
+        return early_hop(shared, conn, call, parts, body, &host, rules, retried);
+    }
     // Through a proxy, plain http names the whole URL in the request line.
     let absolute = proxy.as_ref().map(|_| netloc::absolute_form(&parts.uri));
     let (stream, buf) = (&mut conn.stream, &mut conn.buf);
@@ -229,6 +253,47 @@ fn one_hop(
         Ok(answer) => answered(shared, conn, answer, parts, body, &host),
         Err(e) => failed(shared, conn, e, parts, body, retried),
     }
+}
+
+/// [`one_hop`] on a new connection whose handshake is still to run, with the
+/// request in its first flight as early data ([`early::send_and_receive`]).
+#[allow(clippy::too_many_arguments)]
+fn early_hop(
+    shared: &Shared,
+    mut conn: Box<Connection>,
+    call: Call<Prepare>,
+    parts: &mut Parts,
+    body: &mut ReqBody,
+    host: &str,
+    rules: HeadRules,
+    retried: bool,
+) -> Result<Hop> {
+    match early::send_and_receive(shared, &mut conn, call, body, host, rules) {
+        Ok((answer, true)) if answer.head.status() == StatusCode::TOO_EARLY => {
+            Ok(too_early(shared, conn, answer, parts))
+        }
+        Ok((answer, _)) => answered(shared, conn, answer, parts, body, host),
+        Err(e) => failed(shared, conn, e, parts, body, retried),
+    }
+}
+
+/// A `425 Too Early` answer to a request the server took as early data (RFC 8470):
+/// its body read away (the connection pooled if it can be reused, so the next
+/// hop gets it back), and the request sent again, not early.
+fn too_early(shared: &Shared, conn: Box<Connection>, answer: Answer, parts: &Parts) -> Hop {
+    let Answer {
+        head,
+        next,
+        reusable,
+    } = answer;
+    debug!(
+        "{} {} answered 425 Too Early to early data: sending it again",
+        parts.method,
+        Redacted(&parts.uri)
+    );
+    Counters::add(&shared.counters.early_data_rejected, 1);
+    drain(shared.body(conn, next, reusable, head.headers()));
+    Hop::Again
 }
 
 /// What follows a response head: a redirect to follow, or the response with its
@@ -432,12 +497,15 @@ fn new_call(
 
 impl Shared {
     /// A pooled connection for `netloc`, or a new one (always new when `fresh`).
+    /// With `early`, a new TLS connection on which rustls can send early data is
+    /// returned before its handshake ([`early_hop`] runs it with the request).
     pub fn connection(
         &self,
         netloc: &Netloc,
         route: Option<&Arc<Proxy>>,
         deadline: Deadline,
         fresh: bool,
+        early: bool,
     ) -> Result<Box<Connection>> {
         let drop_idle = &mut |policy| self.pool.drop_policy(policy);
         let trust = match netloc.scheme {
@@ -478,7 +546,16 @@ impl Shared {
             if let Some(proxy) = &key.proxy {
                 proxy::tunnel(&mut stream, proxy, netloc, self.config.max_request_head)?;
             }
-            (stream, kind) = stream.start_tls(found.config, netloc, found.identity)?;
+            stream = stream.begin_tls(found.config, netloc, found.identity)?;
+            if early && stream.early_data_room().is_some() {
+                // Resuming: the handshake tells full or resumed; counted then.
+                return Ok(Box::new(Connection::new(
+                    stream,
+                    key,
+                    ConnectionKind::NewTlsResumed,
+                )));
+            }
+            kind = stream.finish_tls()?;
             if kind == ConnectionKind::NewTlsFull {
                 self.tls.saw_server(netloc, stream.server_leaf());
             }

@@ -79,6 +79,17 @@ counters! {
     bytes_received,
     /// Connections idle in the pool now (a gauge, not a counter).
     idle_connections,
+    /// Requests written as TLS 1.3 early data (0-RTT) in a new connection's first
+    /// flight ([`ClientBuilder::early_data`](crate::ClientBuilder::early_data)).
+    early_data_sent,
+    /// Of those, the ones the server's TLS took as early data (it may still answer
+    /// `425 Too Early`: that counts in `early_data_rejected` too).
+    early_data_accepted,
+    /// Early requests that had to be sent again, normally: the server's TLS refused
+    /// the early data (resent on the same connection, after the handshake), or the
+    /// server answered `425 Too Early`. `early_data_sent - early_data_accepted` is
+    /// the first kind.
+    early_data_rejected,
 }
 
 impl Counters {
@@ -120,6 +131,6 @@ mod tests {
         let json = s.to_json();
         assert!(json.starts_with("{\"requests\":2,"), "{json}");
         assert!(json.contains("\"bytes_sent\":40"), "{json}");
-        assert_eq!(s.fields().len(), 15);
+        assert_eq!(s.fields().len(), 18);
     }
 }

@@ -140,6 +140,17 @@ pub(crate) struct TimedStream {
     read_after_first_byte: bool,
 }
 
+/// How a request's TLS 1.3 early data went ([`TimedStream::finish_tls_early`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EarlyData {
+    /// Not sent early (too large for the server's limit): sent after the handshake.
+    NotSent,
+    /// Sent early and taken by the server's TLS.
+    Accepted,
+    /// Sent early, refused by the server's TLS: sent again after the handshake.
+    Rejected,
+}
+
 /// How a request got its connection, from
 /// [`Response::connection`](crate::Response::connection): from the pool, or new,
 /// and then how its TLS handshake went.
@@ -211,16 +222,17 @@ impl TimedStream {
         })
     }
 
-    /// Runs TLS over this (so far plain) stream, verifying the certificate for
-    /// `target`'s host, the whole handshake within the handshake limit; says
-    /// whether the handshake was full or resumed. `identity`: the client identity
-    /// files of the config's policy, if any.
-    pub fn start_tls(
+    /// Starts TLS over this (so far plain) stream, to verify the certificate for
+    /// `target`'s host: the TLS session made, its ClientHello queued, nothing sent
+    /// yet. [`finish_tls`](Self::finish_tls) runs the handshake, or
+    /// [`finish_tls_early`](Self::finish_tls_early) with a request as early data.
+    /// `identity`: the client identity files of the config's policy, if any.
+    pub fn begin_tls(
         mut self,
         config: Arc<ClientConfig>,
         target: &Netloc,
         identity: Option<Arc<Identity>>,
-    ) -> Result<(TimedStream, ConnectionKind)> {
+    ) -> Result<TimedStream> {
         self.identity = identity;
         let name =
             ServerName::try_from(target.host.to_string()).map_err(|_| Error::InvalidUrl {
@@ -238,6 +250,13 @@ impl TimedStream {
             tcp,
             framing: Framing::default(),
         }));
+        Ok(self)
+    }
+
+    /// Runs the handshake of a [`begin_tls`](Self::begin_tls) stream, the whole of
+    /// it within the handshake limit, and counts it; says whether it was full or
+    /// resumed.
+    pub fn finish_tls(&mut self) -> Result<ConnectionKind> {
         let kind = self
             .handshake()
             .map_err(|e| Error::from_io(e, &self.host))?;
@@ -247,7 +266,77 @@ impl TimedStream {
             _ => &self.counters.handshakes_full,
         };
         Counters::add(counter, 1);
-        Ok((self, kind))
+        Ok(kind)
+    }
+
+    /// How many bytes of early data (0-RTT) rustls would send now: `Some` only
+    /// between [`begin_tls`](Self::begin_tls) and the handshake, when resuming a
+    /// TLS 1.3 session whose ticket allows early data, with the config's
+    /// `enable_early_data` on.
+    pub fn early_data_room(&mut self) -> Option<usize> {
+        match &mut self.stream {
+            Stream::Tls(t) if t.tls.is_handshaking() => {
+                t.tls.early_data().map(|early| early.bytes_left())
+            }
+            _ => None,
+        }
+    }
+
+    /// Runs the handshake of a [`begin_tls`](Self::begin_tls) stream with
+    /// `request` (a whole HTTP request) in its first flight as early data if it
+    /// fits what the server takes, and makes sure the server gets the request
+    /// exactly once: written again after the handshake if the server refused the
+    /// early data, or written only then if it did not fit. Counts the handshake
+    /// and the `early_data_*` counters; says how the early data went.
+    pub fn finish_tls_early(&mut self, request: &[u8]) -> Result<(ConnectionKind, EarlyData)> {
+        let Stream::Tls(t) = &mut self.stream else {
+            return Err(Error::config("early data on a connection without TLS"));
+        };
+        // The send buffer limit would cut the early data short behind the queued
+        // ClientHello; the early data is bounded by what the server takes anyway.
+        t.tls.set_buffer_limit(None);
+        let written = match t.tls.early_data() {
+            Some(mut early) if request.len() <= early.bytes_left() => {
+                early.write(request).unwrap_or(0)
+            }
+            _ => 0,
+        };
+        t.tls.set_buffer_limit(Some(TLS_SEND_BUFFER_LIMIT));
+        let kind = self.finish_tls()?;
+        // The first byte of the answer, not of the handshake.
+        self.timings.clear_first_byte();
+        if self.holds_unread() {
+            self.timings.set_first_byte(self.deadline.elapsed());
+        }
+        let accepted = match &self.stream {
+            Stream::Tls(t) => t.tls.is_early_data_accepted(),
+            Stream::Plain(_) => false,
+        };
+        let outcome = match (written, accepted) {
+            (0, _) => EarlyData::NotSent,
+            (_, true) => EarlyData::Accepted,
+            (_, false) => EarlyData::Rejected,
+        };
+        if outcome != EarlyData::NotSent {
+            Counters::add(&self.counters.early_data_sent, 1);
+            let counter = match outcome {
+                EarlyData::Accepted => &self.counters.early_data_accepted,
+                _ => &self.counters.early_data_rejected,
+            };
+            Counters::add(counter, 1);
+            debug!("early data to {}: {outcome:?}", self.host);
+        }
+        // What the server has not taken yet: all of it unless it took the early
+        // data (then only a rest the early write left, never in practice).
+        let rest = match outcome {
+            EarlyData::Accepted => request.get(written..).unwrap_or_default(),
+            _ => request,
+        };
+        if !rest.is_empty() {
+            self.write_all(rest)
+                .map_err(|e| Error::from_io(e, &self.host))?;
+        }
+        Ok((kind, outcome))
     }
 
     /// Drives the TLS handshake to its end: every read and write of it spends from

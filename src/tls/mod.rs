@@ -555,6 +555,9 @@ pub(crate) struct TlsConfigs {
     clock: Arc<Clock>,
     /// The notAfter of the last leaf of each netloc, for the expiry report.
     servers: ServerLeaves,
+    /// Whether configs let rustls send early data
+    /// ([`ClientBuilder::early_data`](crate::ClientBuilder::early_data)).
+    early_data: bool,
 }
 
 impl TlsConfigs {
@@ -580,7 +583,15 @@ impl TlsConfigs {
             recheck: Throttle::new(TRUST_RECHECK_INTERVAL),
             clock: Arc::new(clock),
             servers: ServerLeaves::default(),
+            early_data: false,
         })
+    }
+
+    /// Lets the configs built from now on send TLS 1.3 early data (rustls'
+    /// `enable_early_data`; what goes early is decided in `early.rs`).
+    pub fn with_early_data(mut self, on: bool) -> TlsConfigs {
+        self.early_data = on;
+        self
     }
 
     /// The policy that applies to `host`: the first `tls_for` rule matching it,
@@ -778,6 +789,7 @@ impl TlsConfigs {
                 .with_client_cert_resolver(state.resolver.clone());
         config.alpn_protocols = p.settings.alpn.clone();
         config.resumption = p.resumption(port);
+        config.enable_early_data = self.early_data;
         Counters::add(&counters.tls_config_builds, 1);
         Ok((config, trust))
     }

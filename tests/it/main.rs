@@ -19,6 +19,7 @@ mod support;
 
 mod close_idle;
 mod download;
+mod early;
 mod features;
 mod framing;
 mod hostile;

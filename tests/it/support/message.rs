@@ -33,6 +33,9 @@ pub struct Request {
     pub body_before_continue: usize,
     /// For HTTPS: what was negotiated on this request's connection.
     pub tls: Option<TlsInfo>,
+    /// The whole request (head and body) arrived as TLS 1.3 early data (0-RTT),
+    /// before the handshake ended.
+    pub early_data: bool,
 }
 
 /// What a TLS connection negotiated, seen from the server.
@@ -104,6 +107,7 @@ impl Request {
             raw_head: raw.to_vec(),
             body_before_continue: 0,
             tls: None,
+            early_data: false,
         })
     }
 

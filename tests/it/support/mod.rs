@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 pub use message::{head_end, read_head, read_message, read_until_end};
 pub use pki::{temp_dir, Identity, Pki};
 pub use proxy::{basic_auth, Proxy, ProxyOptions};
-pub use server::{Options, Reply, Request, Server, Step, TlsOptions};
+pub use server::{EarlyData, Options, Reply, Request, Server, Step, TlsOptions};
 
 /// Server names in the default server certificate.
 pub const SERVER_NAMES: &[&str] = &["localhost", "127.0.0.1"];

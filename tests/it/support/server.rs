@@ -47,7 +47,26 @@ pub struct TlsOptions {
     pub versions: Vec<&'static SupportedProtocolVersion>,
     /// Some: require a client certificate signed by this CA.
     pub client_ca: Option<CertificateDer<'static>>,
+    /// TLS 1.3 early data (0-RTT). Default: off.
+    pub early_data: EarlyData,
 }
+
+/// What a test server does with TLS 1.3 early data (0-RTT).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EarlyData {
+    /// Its tickets do not allow early data.
+    Off,
+    /// Its tickets allow [`EARLY_DATA_LIMIT`] bytes and it takes them: a request
+    /// that came whole in early data is recorded so ([`Request::early_data`]).
+    Accept,
+    /// Its tickets allow early data, but it refuses it on every connection (as a
+    /// server that lost its anti-replay state would): the client must send again.
+    Refuse,
+}
+
+/// Early data a server with [`EarlyData::Accept`] or `Refuse` allows per
+/// connection: nginx's amount.
+pub const EARLY_DATA_LIMIT: u32 = 16 * 1024;
 
 impl TlsOptions {
     /// Defaults: both versions, no client certificate. Sessions resume: TLS 1.3
@@ -58,7 +77,16 @@ impl TlsOptions {
             identity,
             versions: vec![&rustls::version::TLS13, &rustls::version::TLS12],
             client_ca: None,
+            early_data: EarlyData::Off,
         }
+    }
+
+    /// Tickets allow early data, and it is taken or refused ([`EarlyData`]).
+    /// Resumption is then stateful (an in-memory session cache, no ticketer):
+    /// rustls takes early data only so, as each ticket can be used once.
+    pub fn early_data(mut self, mode: EarlyData) -> Self {
+        self.early_data = mode;
+        self
     }
 
     /// Offers TLS 1.2 only.
@@ -93,7 +121,11 @@ impl TlsOptions {
         let mut config = builder
             .with_single_cert(self.identity.chain.clone(), self.identity.key.clone_key())
             .expect("server certificate and key");
-        config.ticketer = Ticketer::new().expect("ticketer");
+        if self.early_data == EarlyData::Off {
+            config.ticketer = Ticketer::new().expect("ticketer");
+        } else {
+            config.max_early_data_size = EARLY_DATA_LIMIT;
+        }
         config.session_storage = ServerSessionMemoryCache::new(256);
         Arc::new(config)
     }
@@ -134,6 +166,8 @@ struct Shared {
     handler: Handler,
     options: Options,
     tls: Option<Arc<ServerConfig>>,
+    /// Refuse early data on every connection ([`EarlyData::Refuse`]).
+    refuse_early_data: bool,
     log: Mutex<Vec<Request>>,
     handshakes_full: AtomicUsize,
     handshakes_resumed: AtomicUsize,
@@ -149,7 +183,7 @@ pub struct Server {
 impl Server {
     /// A plain-HTTP server with default [`Options`].
     pub fn http(handler: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> Server {
-        Server::start(None, Options::default(), Box::new(handler))
+        Server::start(None, false, Options::default(), Box::new(handler))
     }
 
     /// An HTTPS server with default [`Options`].
@@ -158,7 +192,8 @@ impl Server {
         handler: impl Fn(&Request) -> Reply + Send + Sync + 'static,
     ) -> Server {
         let config = Some(tls.server_config());
-        Server::start(config, Options::default(), Box::new(handler))
+        let refuse = tls.early_data == EarlyData::Refuse;
+        Server::start(config, refuse, Options::default(), Box::new(handler))
     }
 
     /// A plain-HTTP server with these options.
@@ -166,14 +201,20 @@ impl Server {
         options: Options,
         handler: impl Fn(&Request) -> Reply + Send + Sync + 'static,
     ) -> Server {
-        Server::start(None, options, Box::new(handler))
+        Server::start(None, false, options, Box::new(handler))
     }
 
-    fn start(tls: Option<Arc<ServerConfig>>, options: Options, handler: Handler) -> Server {
+    fn start(
+        tls: Option<Arc<ServerConfig>>,
+        refuse_early_data: bool,
+        options: Options,
+        handler: Handler,
+    ) -> Server {
         let shared = Arc::new(Shared {
             handler,
             options,
             tls,
+            refuse_early_data,
             log: Mutex::new(Vec::new()),
             handshakes_full: AtomicUsize::new(0),
             handshakes_resumed: AtomicUsize::new(0),
@@ -249,7 +290,13 @@ fn run_connection(shared: &Shared, core: &Core, sock: TcpStream, id: usize) -> i
     let _tracked = core.track(&sock)?;
     let tls = match &shared.tls {
         None => None,
-        Some(config) => Some(ServerConnection::new(config.clone()).map_err(io::Error::other)?),
+        Some(config) => {
+            let mut conn = ServerConnection::new(config.clone()).map_err(io::Error::other)?;
+            if shared.refuse_early_data {
+                conn.reject_early_data();
+            }
+            Some(conn)
+        }
     };
     let mut wire = Wire::new(sock, tls, &core.stop)?;
     let tls_info = match handshake(shared, &mut wire) {
@@ -263,6 +310,8 @@ fn run_connection(shared: &Shared, core: &Core, sock: TcpStream, id: usize) -> i
         }
     };
     for seq in 0.. {
+        // Bytes of the stream read before this request (see `Request::early_data`).
+        let before = wire.consumed();
         let Some(head) = wire.read_head()? else {
             return Ok(());
         };
@@ -280,6 +329,8 @@ fn run_connection(shared: &Shared, core: &Core, sock: TcpStream, id: usize) -> i
                 wire.send(b"HTTP/1.1 100 Continue\r\n\r\n")?;
             }
             request.body = read_body(&mut wire, &request)?;
+            request.early_data =
+                before < wire.early_received() && wire.consumed() <= wire.early_received();
             lock(&shared.log).push(request.clone());
         }
         let reply = match catch_unwind(AssertUnwindSafe(|| (shared.handler)(&request))) {

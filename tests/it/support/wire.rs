@@ -27,6 +27,10 @@ pub(crate) struct Wire<'a> {
     tls: Option<Box<ServerConnection>>,
     buf: Vec<u8>,
     stop: &'a AtomicBool,
+    /// Plaintext bytes put into `buf` so far, and how many of the first of them
+    /// came as TLS 1.3 early data.
+    received: usize,
+    early_received: usize,
 }
 
 /// The error a connection ends with when the server stops.
@@ -76,6 +80,8 @@ impl<'a> Wire<'a> {
             tls,
             buf: Vec::new(),
             stop,
+            received: 0,
+            early_received: 0,
         })
     }
 
@@ -105,7 +111,24 @@ impl<'a> Wire<'a> {
         while conn.wants_write() {
             conn.write_tls(&mut self.sock)?;
         }
+        // Early data comes before anything sent after the handshake.
+        if let Some(mut early) = conn.early_data() {
+            early.read_to_end(&mut self.buf)?;
+            self.early_received = self.buf.len();
+            self.received = self.buf.len();
+        }
         Ok(())
+    }
+
+    /// Plaintext bytes read out of the buffer so far (by heads, bodies, relays).
+    pub(crate) fn consumed(&self) -> usize {
+        self.received - self.buf.len()
+    }
+
+    /// How many of the first plaintext bytes of the connection came as TLS 1.3
+    /// early data.
+    pub(crate) fn early_received(&self) -> usize {
+        self.early_received
     }
 
     /// The TLS session, if this is a TLS connection.
@@ -136,6 +159,7 @@ impl<'a> Wire<'a> {
         match res {
             Ok(n) => {
                 self.buf.extend_from_slice(&chunk[..n]);
+                self.received += n;
                 Ok(Some(n))
             }
             Err(e) if is_timeout(&e) => Ok(None),

@@ -2,7 +2,7 @@
 """A TCP relay on loopback that makes a link with a round-trip time: bench/bench.sh's
 stand-in for `tc qdisc ... netem delay`, which this machine's kernel does not have.
 
-    python3 bench/lib/delay_relay.py --rtt-ms 50 --port-file FILE TARGET_PORT...
+    python3 ci/lib/delay_relay.py --rtt-ms 50 --port-file FILE TARGET_PORT...
 
 For each TARGET_PORT it listens on a free port of 127.0.0.1 (the kernel picks it) and
 forwards every connection to 127.0.0.1:TARGET_PORT. Once all listen, FILE gets one line
