@@ -10,7 +10,6 @@ use std::cell::Cell;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::time::Duration;
 
-use http::Response;
 use ureq_proto::client::state::{Await100, Prepare, RecvBody, RecvResponse, SendBody, SendRequest};
 use ureq_proto::client::{
     Await100Result, Call, RecvBodyResult, RecvResponseResult, SendRequestResult,
@@ -19,6 +18,7 @@ use ureq_proto::BodyMode;
 
 use crate::deadline::ShortWait;
 use crate::error::{Error, Framing, Result};
+use crate::head::{self, Head};
 
 #[cfg(any(test, fuzzing))]
 pub(crate) mod scripted;
@@ -101,14 +101,9 @@ fn wait_spent(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::WouldBlock && e.get_ref().is_none()
 }
 
-/// The response head exactly as received, kept in the head's extensions when the
-/// request asked for it ([`HeadRules::keep_raw`]).
-#[derive(Clone)]
-pub(crate) struct RawHead(pub Box<[u8]>);
-
 /// The response head of a request and what follows it.
 pub(crate) struct Answer {
-    pub head: Response<()>,
+    pub head: Head,
     pub next: RecvResponseResult,
     /// False when the server answered before the whole request body went out: it
     /// still expects the rest, or has closed, so the connection closes after this
@@ -228,7 +223,7 @@ fn invalid(e: ureq_proto::Error) -> Error {
 }
 
 /// Sends the request and reads the response head ([`send_request`], then
-/// [`recv_response`]), keeping the head's bytes if the rules say so ([`RawHead`]).
+/// [`recv_response`]), keeping the head's bytes if the rules say so ([`Head::raw`]).
 ///
 /// When sending a request body fails (the server answered early, 413 or 401, and
 /// closed or stopped reading), the answer it may already have sent is read within
@@ -287,7 +282,7 @@ pub(crate) struct HeadRules {
     pub max_request: usize,
     /// Largest head accepted, in bytes ([`Error::HeadersTooLarge`] above).
     pub max: usize,
-    /// Keep the head's bytes ([`RawHead`]); a copy, so only when asked.
+    /// Show the head's bytes ([`Head::raw`]).
     pub keep_raw: bool,
 }
 
@@ -298,7 +293,7 @@ fn early_answer(
     buf: &mut RecvBuf,
     host: &str,
     rules: HeadRules,
-) -> Option<(Response<()>, RecvResponseResult)> {
+) -> Option<(Head, RecvResponseResult)> {
     let call = stand_in_call()?;
     io.set_read_cap(Some(ShortWait::start(EARLY_ANSWER_WAIT, EARLY_ANSWER_WAIT)));
     let answer = recv_head(io, buf, call, host, rules);
@@ -325,7 +320,7 @@ fn stand_in_call() -> Option<Call<RecvResponse>> {
 /// in the thread's [`SendBuffer`], a larger one in a heap buffer of its own, up to `max_head` bytes (else
 /// [`Error::InvalidRequest`] naming both sizes, before anything is sent). The head and
 /// as much body as fits the rest of that buffer leave in one write.
-#[allow(clippy::indexing_slicing)] // `len` is what `Head::write` wrote into `out`.
+#[allow(clippy::indexing_slicing)] // `len` is what `RequestHead::write` wrote into `out`.
 pub(crate) fn send_request(
     io: &mut impl Transport,
     buf: &mut RecvBuf,
@@ -339,7 +334,7 @@ pub(crate) fn send_request(
     let mut send_buffer = SendBuffer::take();
     let stack = send_buffer.bytes();
     let mut heap = Vec::new();
-    let head = Head {
+    let head = RequestHead {
         absolute_target,
         max: max_head,
         host,
@@ -367,7 +362,7 @@ pub(crate) fn send_request(
 }
 
 /// How to write one request head.
-struct Head<'a> {
+struct RequestHead<'a> {
     /// The absolute-form request-target, for a plain http request through a proxy.
     absolute_target: Option<&'a str>,
     /// The limit on the head's size, in bytes; at least [`SEND_BUFFER`] (a head that
@@ -377,7 +372,7 @@ struct Head<'a> {
     host: &'a str,
 }
 
-impl Head<'_> {
+impl RequestHead<'_> {
     /// Writes the whole head into `stack`, or, when it does not fit, into `heap` (then
     /// left non-empty), growing it up to the limit. Returns the head's length.
     // `len` counts what ureq-proto wrote into `out` (never past its end), `start <=
@@ -695,7 +690,7 @@ pub(crate) fn recv_response(
     call: Call<RecvResponse>,
     host: &str,
     max_head: usize,
-) -> Result<(Response<()>, RecvResponseResult)> {
+) -> Result<(Head, RecvResponseResult)> {
     let rules = HeadRules {
         // Not used: nothing is sent.
         max_request: SEND_BUFFER,
@@ -712,14 +707,13 @@ pub(crate) fn recv_head(
     mut call: Call<RecvResponse>,
     host: &str,
     rules: HeadRules,
-) -> Result<(Response<()>, RecvResponseResult)> {
+) -> Result<(Head, RecvResponseResult)> {
     let max_head = rules.max;
     let mut informational = 0usize;
     loop {
         if !buf.is_empty() {
-            let (used, mut response) = call
-                .try_response(buf.data(), false)
-                .map_err(|e| head_error(host, e, max_head))?;
+            let (used, mut response) =
+                head::parse(&mut call, buf.data()).map_err(|e| head_error(host, e, max_head))?;
             // The buffer may hold more than the limit (it never starts below
             // RECV_BUFFER): the limit is checked on the head itself.
             let incomplete = used == 0 && response.is_none();
@@ -730,8 +724,7 @@ pub(crate) fn recv_head(
                 });
             }
             if let Some(response) = response.as_mut().filter(|_| rules.keep_raw) {
-                let raw = buf.data().get(..used).unwrap_or_default();
-                response.extensions_mut().insert(RawHead(raw.into()));
+                response.keep_raw();
             }
             buf.consume(used);
             if let Some(response) = response {

@@ -24,6 +24,7 @@ use miniz_oxide::inflate::stream::{inflate, InflateState};
 use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
 
 use crate::error::Error;
+use crate::head::Head;
 use crate::response::Body;
 
 /// Compressed bytes taken from the connection at a time: half the connection's
@@ -77,15 +78,12 @@ pub(crate) fn is_gzip(response: &HeaderMap) -> bool {
 /// this client ask for gzip ([`wanted`]), the response is gzip and has a body.
 /// The headers of a decoded response lose `Content-Encoding` and
 /// `Content-Length`: they described the bytes on the wire, not the decoded ones.
-pub(crate) fn decode(
-    mut head: http::Response<()>,
-    mut body: Body,
-    request: &HeaderMap,
-) -> (http::Response<()>, Body) {
+pub(crate) fn decode(mut head: Head, mut body: Body, request: &HeaderMap) -> (Head, Body) {
     if wanted(request) && is_gzip(head.headers()) && body.decode_gzip() {
-        let headers = head.headers_mut();
+        let mut headers = head.take_headers();
         headers.remove(CONTENT_ENCODING);
         headers.remove(CONTENT_LENGTH);
+        head.set_headers(headers);
     }
     (head, body)
 }

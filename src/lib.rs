@@ -201,6 +201,7 @@ mod exchange;
 pub mod fuzz;
 #[cfg(feature = "gzip")]
 mod gzip;
+mod head;
 #[cfg(feature = "json")]
 mod json;
 mod netloc;

@@ -13,7 +13,8 @@ use ureq_proto::BodyMode;
 
 use crate::deadline::ShortWait;
 use crate::error::{Error, Result};
-use crate::exchange::{self, RawHead, Transport};
+use crate::exchange::{self, Transport};
+use crate::head::Head;
 use crate::netloc;
 use crate::pool::{Connection, Pool};
 use crate::timings::Timings;
@@ -39,9 +40,8 @@ const DRAIN_TIME: Duration = Duration::from_millis(250);
 /// Whether a response's head allows its connection to be reused after the body. Both
 /// `Transfer-Encoding` and `Content-Length` is a smuggling pattern: the body is read
 /// as chunked (RFC 9112 §6.3) and the connection is then closed, never reused.
-pub(crate) fn reuse_allowed(headers: &HeaderMap) -> bool {
-    !(headers.contains_key(http::header::TRANSFER_ENCODING)
-        && headers.contains_key(http::header::CONTENT_LENGTH))
+pub(crate) fn reuse_allowed(head: &Head) -> bool {
+    !head.framed_twice()
 }
 
 /// A response: status, headers, and the body as a stream.
@@ -63,20 +63,17 @@ pub(crate) fn reuse_allowed(headers: &HeaderMap) -> bool {
 /// # Ok(()) }
 /// ```
 pub struct Response {
-    status: StatusCode,
-    version: Version,
-    headers: HeaderMap,
+    head: Head,
     url: Uri,
     body: Body,
     connection: ConnectionKind,
     timings: Timings,
-    raw_head: Option<Box<[u8]>>,
 }
 
 impl fmt::Debug for Response {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Response")
-            .field("status", &self.status)
+            .field("status", &self.head.status())
             .field("url", &self.url)
             .finish_non_exhaustive()
     }
@@ -84,18 +81,14 @@ impl fmt::Debug for Response {
 
 impl Response {
     pub(crate) fn new(
-        head: http::Response<()>,
+        head: Head,
         url: Uri,
         body: Body,
         connection: ConnectionKind,
         timings: Timings,
     ) -> Response {
-        let (mut parts, ()) = head.into_parts();
         Response {
-            status: parts.status,
-            version: parts.version,
-            raw_head: parts.extensions.remove::<RawHead>().map(|raw| raw.0),
-            headers: parts.headers,
+            head,
             url: netloc::without_password(url),
             body,
             connection,
@@ -109,7 +102,7 @@ impl Response {
     /// [`RequestBuilder::keep_raw_head`](crate::RequestBuilder::keep_raw_head),
     /// else `None`. 1xx responses before it are not included.
     pub fn raw_head(&self) -> Option<&[u8]> {
-        self.raw_head.as_deref()
+        self.head.raw()
     }
 
     /// How this response's connection was had: reused from the pool, or new (with a
@@ -126,22 +119,22 @@ impl Response {
 
     /// The status code. Compares with integers: `resp.status() == 200`.
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.head.status()
     }
 
     /// The HTTP version of the response.
     pub fn version(&self) -> Version {
-        self.version
+        self.head.version()
     }
 
     /// All response headers.
     pub fn headers(&self) -> &HeaderMap {
-        &self.headers
+        self.head.headers()
     }
 
     /// The first value of a header, if present and valid text.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
+        self.head.headers().get(name).and_then(|v| v.to_str().ok())
     }
 
     /// The URL that answered (after redirects). A password in its `user:password@`
@@ -190,9 +183,11 @@ impl Response {
     /// [`Error::BodyTooLarge`]. Memory is reserved as bytes arrive (up to 64 KiB at
     /// once from the `Content-Length`), never from the length the server claims.
     pub fn into_vec_limited(self, limit: u64) -> Result<Vec<u8>> {
+        // The length the body is framed with: its Content-Length, without making
+        // the header map for it.
         let hint = self
-            .header("content-length")
-            .and_then(|v| v.parse::<u64>().ok())
+            .body
+            .framed_length()
             .unwrap_or(0)
             .min(limit)
             .min(PREALLOCATE_LIMIT);
@@ -235,9 +230,10 @@ impl Response {
 impl From<Response> for http::Response<Body> {
     fn from(response: Response) -> Self {
         let mut out = http::Response::new(response.body);
-        *out.status_mut() = response.status;
-        *out.version_mut() = response.version;
-        *out.headers_mut() = response.headers;
+        let mut head = response.head;
+        *out.status_mut() = head.status();
+        *out.version_mut() = head.version();
+        *out.headers_mut() = head.take_headers();
         let extensions = out.extensions_mut();
         extensions.insert(response.url);
         extensions.insert(response.connection);
@@ -346,6 +342,17 @@ impl Body {
         let decoder = crate::gzip::Decoder::new(&r.host, self.limit);
         self.gzip = Some(Box::new(decoder));
         true
+    }
+
+    /// The length still to come of a body framed by a `Content-Length`.
+    fn framed_length(&self) -> Option<u64> {
+        match &self.state {
+            State::Reading(r) => match r.call.body_mode() {
+                BodyMode::LengthDelimited(left) => Some(left),
+                _ => None,
+            },
+            _ => None,
+        }
     }
 
     fn host(&self) -> Option<Arc<str>> {

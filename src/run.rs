@@ -26,6 +26,7 @@ use crate::deadline::Deadline;
 use crate::early;
 use crate::error::{Error, Phase, Result};
 use crate::exchange::{self, Answer, HeadRules, ReqBody};
+use crate::head::Head;
 use crate::netloc::{self, Netloc, Redacted, Scheme};
 use crate::pool::{Connection, Pool, PoolKey};
 use crate::proxy::{self, Proxy};
@@ -292,7 +293,7 @@ fn too_early(shared: &Shared, conn: Box<Connection>, answer: Answer, parts: &Par
         Redacted(&parts.uri)
     );
     Counters::add(&shared.counters.early_data_rejected, 1);
-    drain(shared.body(conn, next, reusable, head.headers()));
+    drain(shared.body(conn, next, reusable, &head));
     Hop::Again
 }
 
@@ -313,7 +314,7 @@ fn answered(
     } = answer;
     let kind = conn.kind;
     let timings = conn.stream.timings();
-    let response_body = shared.body(conn, next, reusable, head.headers());
+    let response_body = shared.body(conn, next, reusable, &head);
     let status = head.status();
     match redirect_target(&shared.config, &head, parts, body, host)? {
         Some((to, keeps)) => Ok(Hop::Redirect(Redirect {
@@ -396,7 +397,7 @@ fn is_idempotent(method: &Method, headers: &http::HeaderMap) -> bool {
 /// would have to send a streamed body again.
 fn redirect_target(
     config: &Config,
-    head: &http::Response<()>,
+    head: &Head,
     parts: &Parts,
     body: &ReqBody,
     host: &str,
@@ -563,7 +564,7 @@ impl Shared {
         Ok(Box::new(Connection::new(stream, key, kind)))
     }
 
-    /// The body of a response with these `headers`: read from `conn`, or, when the
+    /// The body of a response with this `head`: read from `conn`, or, when the
     /// response has none, empty, with `conn` pooled now (if `reusable` and clean)
     /// or closed.
     fn body(
@@ -571,12 +572,12 @@ impl Shared {
         conn: Box<Connection>,
         next: RecvResponseResult,
         reusable: bool,
-        headers: &http::HeaderMap,
+        head: &Head,
     ) -> Body {
         let limit = self.config.body_limit;
         match next {
             RecvResponseResult::RecvBody(call) => {
-                let reusable = reusable && response::reuse_allowed(headers);
+                let reusable = reusable && response::reuse_allowed(head);
                 Body::reading(conn, call, self.pool.clone(), limit, reusable)
             }
             other => {

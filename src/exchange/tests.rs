@@ -428,8 +428,7 @@ fn raw_head_is_kept_when_the_rules_ask() {
     let answer_got = Scenario::get()
         .exchange(&mut io, &mut RecvBuf::new())
         .unwrap();
-    let raw = answer_got.head.extensions().get::<RawHead>().unwrap();
-    assert_eq!(&*raw.0, answer);
+    assert_eq!(answer_got.head.raw(), Some(&answer[..]));
     assert!(answer_got.reusable);
 }
 
@@ -581,8 +580,8 @@ fn reference(path: &str, len: usize) -> Vec<u8> {
     out
 }
 
-fn head<'a>(absolute_target: Option<&'a str>, max: usize) -> Head<'a> {
-    Head {
+fn head<'a>(absolute_target: Option<&'a str>, max: usize) -> RequestHead<'a> {
+    RequestHead {
         absolute_target,
         max,
         host: HOST,
