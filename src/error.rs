@@ -467,17 +467,32 @@ fn timeout(f: &mut fmt::Formatter<'_>, phase: Phase, host: &str, limit: Duration
 struct Secs(Duration);
 
 impl fmt::Display for Secs {
+    /// In integers: formatting an `f64` would link the float printing code
+    /// (~13 KiB on armv7) for this message alone.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ms = self.0.as_millis();
-        if ms < 1000 {
-            write!(f, "{ms} ms")
-        } else if ms % 1000 == 0 {
-            write!(f, "{} s", ms / 1000)
+        let (secs, nanos) = (self.0.as_secs(), self.0.subsec_nanos());
+        let millis = nanos / NANOS_PER_MILLI;
+        if secs == 0 {
+            write!(f, "{millis} ms")
+        } else if millis == 0 {
+            write!(f, "{secs} s")
         } else {
-            write!(f, "{} s", self.0.as_secs_f64())
+            // The fraction's digits without trailing zeros: "2.5 s", "1.25 s".
+            let mut fraction = nanos;
+            let mut width = NANOS_DIGITS;
+            while fraction % 10 == 0 {
+                fraction /= 10;
+                width = width.saturating_sub(1);
+            }
+            write!(f, "{secs}.{fraction:0width$} s")
         }
     }
 }
+
+/// Nanoseconds in a millisecond, for [`Secs`].
+const NANOS_PER_MILLI: u32 = 1_000_000;
+/// Digits of a second's fraction in nanoseconds, for [`Secs`].
+const NANOS_DIGITS: usize = 9;
 
 /// Takes back an [`Error`] carried inside an `io::Error` (as [`Body`](crate::Body)'s
 /// `Read` returns them); any other I/O error becomes [`Error::Io`] without a host.
@@ -549,6 +564,14 @@ mod tests {
             timeout(Phase::Overall, 300_000).to_string(),
             "overall deadline of 300 s passed with h:1"
         );
+        // Seconds with a fraction: its digits without trailing zeros; below a
+        // millisecond does not count.
+        let secs = |limit| Secs(limit).to_string();
+        assert_eq!(secs(Duration::from_millis(1250)), "1.25 s");
+        assert_eq!(secs(Duration::from_millis(61_001)), "61.001 s");
+        assert_eq!(secs(Duration::from_nanos(1_234_567_800)), "1.2345678 s");
+        assert_eq!(secs(Duration::from_nanos(1_000_500_000)), "1 s");
+        assert_eq!(secs(Duration::from_micros(999_999)), "999 ms");
     }
 
     #[test]
