@@ -324,6 +324,11 @@ impl Error {
                 host,
                 source: Box::new(e),
             },
+            #[cfg(not(feature = "tls12"))]
+            rustls::Error::AlertReceived(rustls::AlertDescription::ProtocolVersion) => Error::Tls {
+                host,
+                source: Box::new(Tls13Only(e)),
+            },
             e => Error::Tls {
                 host,
                 source: Box::new(e),
@@ -460,6 +465,32 @@ fn timeout(f: &mut fmt::Formatter<'_>, phase: Phase, host: &str, limit: Duration
             "transfer with {host} stayed below the low-speed limit for {limit}"
         ),
         phase => write!(f, "{phase} timed out after {limit} with {host}"),
+    }
+}
+
+/// A server's refusal of the protocol version, when this build offers TLS 1.3 only
+/// (the `tls12` feature off): the likely cause is a server without TLS 1.3, so the
+/// message says which feature would reach it.
+#[cfg(not(feature = "tls12"))]
+#[derive(Debug)]
+struct Tls13Only(rustls::Error);
+
+#[cfg(not(feature = "tls12"))]
+impl fmt::Display for Tls13Only {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} (this client offers TLS 1.3 only: built without tinyhttps' `tls12` \
+             feature; a server that speaks at most TLS 1.2 needs it)",
+            self.0
+        )
+    }
+}
+
+#[cfg(not(feature = "tls12"))]
+impl StdError for Tls13Only {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(&self.0)
     }
 }
 

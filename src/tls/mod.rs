@@ -121,7 +121,8 @@ const DEFAULT_CIPHERS: [Cipher; 3] = [
     Cipher::ChaCha20Poly1305,
 ];
 
-/// A TLS protocol version, for [`TlsSettings::min_version`].
+/// A TLS protocol version, for [`TlsSettings::min_version`]. TLS 1.2 is offered
+/// only when the crate is built with its `tls12` feature (on by default).
 ///
 /// ```
 /// use tinyhttps::{TlsSettings, TlsVersion};
@@ -186,8 +187,8 @@ impl Default for TlsSettings {
 
 impl TlsSettings {
     /// Trust webpki-roots (Mozilla's set; the system store if the crate is built
-    /// without its `webpki-roots` feature), TLS 1.2 and 1.3, the platform's cipher
-    /// order, session resumption on.
+    /// without its `webpki-roots` feature), TLS 1.2 (with the `tls12` feature, on
+    /// by default) and 1.3, the platform's cipher order, session resumption on.
     pub fn new() -> TlsSettings {
         TlsSettings {
             roots: Vec::new(),
@@ -361,7 +362,10 @@ impl TlsSettings {
         self
     }
 
-    /// The lowest TLS version accepted (default TLS 1.2).
+    /// The lowest TLS version accepted (default TLS 1.2). Built without the
+    /// `tls12` feature, the client offers TLS 1.3 only, whatever this says: a
+    /// server that speaks at most TLS 1.2 then fails with [`Error::Tls`] naming
+    /// the feature.
     pub fn min_version(mut self, version: TlsVersion) -> Self {
         self.min_version = version;
         self
@@ -765,8 +769,11 @@ impl TlsConfigs {
             }
         };
         let versions: &[&rustls::SupportedProtocolVersion] = match p.settings.min_version {
-            TlsVersion::Tls12 => rustls::ALL_VERSIONS,
-            TlsVersion::Tls13 => &[&rustls::version::TLS13],
+            #[cfg(feature = "tls12")]
+            TlsVersion::Tls12 => &[&rustls::version::TLS13, &rustls::version::TLS12],
+            // Without the `tls12` feature, TLS 1.3 only, whatever the minimum (rustls
+            // may still have TLS 1.2 compiled in for another crate of the build).
+            _ => &[&rustls::version::TLS13],
         };
         let mut config =
             ClientConfig::builder_with_details(state.provider.clone(), self.clock.clone())
