@@ -321,7 +321,10 @@ fn without_the_tls12_feature_a_tls12_only_server_fails_naming_the_feature() {
     let text = err.to_string();
     let host = server.url("/").replace("https://", "").replace('/', "");
     assert!(text.contains(&host), "{text}");
-    assert!(text.contains("TLS 1.3 only") && text.contains("`tls12`"), "{text}");
+    assert!(
+        text.contains("TLS 1.3 only") && text.contains("`tls12`"),
+        "{text}"
+    );
     assert!(server.requests().is_empty());
     // The same client speaks TLS 1.3.
     let body = client.get(&tls13.url("/")).call().unwrap().into_string();
