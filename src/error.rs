@@ -324,6 +324,11 @@ impl Error {
                 host,
                 source: Box::new(e),
             },
+            #[cfg(not(feature = "tls12"))]
+            rustls::Error::AlertReceived(rustls::AlertDescription::ProtocolVersion) => Error::Tls {
+                host,
+                source: Box::new(Tls13Only(e)),
+            },
             e => Error::Tls {
                 host,
                 source: Box::new(e),
@@ -463,21 +468,62 @@ fn timeout(f: &mut fmt::Formatter<'_>, phase: Phase, host: &str, limit: Duration
     }
 }
 
+/// A server's refusal of the protocol version, when this build offers TLS 1.3 only
+/// (the `tls12` feature off): the likely cause is a server without TLS 1.3, so the
+/// message says which feature would reach it.
+#[cfg(not(feature = "tls12"))]
+#[derive(Debug)]
+struct Tls13Only(rustls::Error);
+
+#[cfg(not(feature = "tls12"))]
+impl fmt::Display for Tls13Only {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} (this client offers TLS 1.3 only: built without tinyhttps' `tls12` \
+             feature; a server that speaks at most TLS 1.2 needs it)",
+            self.0
+        )
+    }
+}
+
+#[cfg(not(feature = "tls12"))]
+impl StdError for Tls13Only {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(&self.0)
+    }
+}
+
 /// A time limit as people write it: "30 s", "2.5 s", "300 ms".
 struct Secs(Duration);
 
 impl fmt::Display for Secs {
+    /// In integers: formatting an `f64` would link the float printing code
+    /// (~13 KiB on armv7) for this message alone.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ms = self.0.as_millis();
-        if ms < 1000 {
-            write!(f, "{ms} ms")
-        } else if ms % 1000 == 0 {
-            write!(f, "{} s", ms / 1000)
+        let (secs, nanos) = (self.0.as_secs(), self.0.subsec_nanos());
+        let millis = nanos / NANOS_PER_MILLI;
+        if secs == 0 {
+            write!(f, "{millis} ms")
+        } else if millis == 0 {
+            write!(f, "{secs} s")
         } else {
-            write!(f, "{} s", self.0.as_secs_f64())
+            // The fraction's digits without trailing zeros: "2.5 s", "1.25 s".
+            let mut fraction = nanos;
+            let mut width = NANOS_DIGITS;
+            while fraction % 10 == 0 {
+                fraction /= 10;
+                width = width.saturating_sub(1);
+            }
+            write!(f, "{secs}.{fraction:0width$} s")
         }
     }
 }
+
+/// Nanoseconds in a millisecond, for [`Secs`].
+const NANOS_PER_MILLI: u32 = 1_000_000;
+/// Digits of a second's fraction in nanoseconds, for [`Secs`].
+const NANOS_DIGITS: usize = 9;
 
 /// Takes back an [`Error`] carried inside an `io::Error` (as [`Body`](crate::Body)'s
 /// `Read` returns them); any other I/O error becomes [`Error::Io`] without a host.
@@ -549,6 +595,14 @@ mod tests {
             timeout(Phase::Overall, 300_000).to_string(),
             "overall deadline of 300 s passed with h:1"
         );
+        // Seconds with a fraction: its digits without trailing zeros; below a
+        // millisecond does not count.
+        let secs = |limit| Secs(limit).to_string();
+        assert_eq!(secs(Duration::from_millis(1250)), "1.25 s");
+        assert_eq!(secs(Duration::from_millis(61_001)), "61.001 s");
+        assert_eq!(secs(Duration::from_nanos(1_234_567_800)), "1.2345678 s");
+        assert_eq!(secs(Duration::from_nanos(1_000_500_000)), "1 s");
+        assert_eq!(secs(Duration::from_micros(999_999)), "999 ms");
     }
 
     #[test]

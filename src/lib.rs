@@ -7,8 +7,9 @@
 //! request leaves in as few writes as it can.
 //!
 //! # In scope
-//! - HTTP/1.1 (and 1.0 servers) over TCP or TLS 1.2/1.3 (rustls with ring), on
-//!   blocking std sockets, from one or many threads sharing one [`Client`].
+//! - HTTP/1.1 (and 1.0 servers) over TCP or TLS 1.2/1.3 (rustls with ring; TLS 1.2
+//!   is the default feature `tls12`: without it, TLS 1.3 only), on blocking std
+//!   sockets, from one or many threads sharing one [`Client`].
 //! - The [`http`] crate's types at the edge: send an [`http::Request`] with
 //!   [`Client::run`], turn a [`Response`] into an `http::Response<Body>`.
 //! - Pooled keep-alive connections, TLS session resumption, a bounded cache of TLS

@@ -38,7 +38,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lru::LruCache;
-use rustls::client::{ClientSessionMemoryCache, Resumption, WebPkiServerVerifier};
+use rustls::client::{ClientSessionMemoryCache, Resumption, VerifierBuilderError};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -121,7 +121,8 @@ const DEFAULT_CIPHERS: [Cipher; 3] = [
     Cipher::ChaCha20Poly1305,
 ];
 
-/// A TLS protocol version, for [`TlsSettings::min_version`].
+/// A TLS protocol version, for [`TlsSettings::min_version`]. TLS 1.2 is offered
+/// only when the crate is built with its `tls12` feature (on by default).
 ///
 /// ```
 /// use tinyhttps::{TlsSettings, TlsVersion};
@@ -186,8 +187,8 @@ impl Default for TlsSettings {
 
 impl TlsSettings {
     /// Trust webpki-roots (Mozilla's set; the system store if the crate is built
-    /// without its `webpki-roots` feature), TLS 1.2 and 1.3, the platform's cipher
-    /// order, session resumption on.
+    /// without its `webpki-roots` feature), TLS 1.2 (with the `tls12` feature, on
+    /// by default) and 1.3, the platform's cipher order, session resumption on.
     pub fn new() -> TlsSettings {
         TlsSettings {
             roots: Vec::new(),
@@ -361,7 +362,10 @@ impl TlsSettings {
         self
     }
 
-    /// The lowest TLS version accepted (default TLS 1.2).
+    /// The lowest TLS version accepted (default TLS 1.2). Built without the
+    /// `tls12` feature, the client offers TLS 1.3 only, whatever this says: a
+    /// server that speaks at most TLS 1.2 then fails with [`Error::Tls`] naming
+    /// the feature.
     pub fn min_version(mut self, version: TlsVersion) -> Self {
         self.min_version = version;
         self
@@ -776,8 +780,11 @@ impl TlsConfigs {
             }
         };
         let versions: &[&rustls::SupportedProtocolVersion] = match p.settings.min_version {
-            TlsVersion::Tls12 => rustls::ALL_VERSIONS,
-            TlsVersion::Tls13 => &[&rustls::version::TLS13],
+            #[cfg(feature = "tls12")]
+            TlsVersion::Tls12 => &[&rustls::version::TLS13, &rustls::version::TLS12],
+            // Without the `tls12` feature, TLS 1.3 only, whatever the minimum (rustls
+            // may still have TLS 1.2 compiled in for another crate of the build).
+            _ => &[&rustls::version::TLS13],
         };
         let mut config =
             ClientConfig::builder_with_details(state.provider.clone(), self.clock.clone())
@@ -824,10 +831,16 @@ fn new_state(
         }
         Arc::new(all)
     };
-    let webpki = WebPkiServerVerifier::builder_with_provider(merged, provider.clone())
-        .build()
-        .map_err(|e| Error::config(format_args!("certificate verifier: {e}")))?;
-    let verifier = Arc::new(Verifier::new(webpki, &settings.pins, clock.clone()));
+    if merged.is_empty() {
+        let e = VerifierBuilderError::NoRootAnchors;
+        return Err(Error::config(format_args!("certificate verifier: {e}")));
+    }
+    let verifier = Arc::new(Verifier::new(
+        merged,
+        provider.signature_verification_algorithms,
+        &settings.pins,
+        clock.clone(),
+    ));
     let resolver: Arc<dyn rustls::client::ResolvesClientCert> = match &identity {
         Some(key) => Arc::new(SingleCertAndKey::from(key.clone())),
         None => Arc::new(NoClientAuth),
@@ -889,12 +902,13 @@ fn cipher_of(suite: CipherSuite) -> Option<Cipher> {
 /// provider's own order kept among suites of one cipher: TLS 1.3 first).
 fn provider(ciphers: &[Cipher]) -> CryptoProvider {
     let mut provider = rustls::crypto::ring::default_provider();
-    let rank = |suite: &rustls::SupportedCipherSuite| {
-        let cipher = cipher_of(suite.suite())?;
-        ciphers.iter().position(|c| *c == cipher)
-    };
-    provider.cipher_suites.retain(|s| rank(s).is_some());
-    provider.cipher_suites.sort_by_key(|s| rank(s));
+    // Picked cipher by cipher rather than sorted: the same order, without a
+    // sort's code (~3 KiB on armv7) for a list of nine.
+    let all = std::mem::take(&mut provider.cipher_suites);
+    for cipher in ciphers {
+        let of_cipher = all.iter().filter(|s| cipher_of(s.suite()) == Some(*cipher));
+        provider.cipher_suites.extend(of_cipher);
+    }
     provider
 }
 

@@ -300,6 +300,39 @@ fn tls_version_below_the_minimum_is_a_tls_error() {
     assert!(server.requests().is_empty());
 }
 
+/// Without the `tls12` feature the client offers TLS 1.3 only, whatever the
+/// minimum version: a server that speaks at most TLS 1.2 refuses the handshake,
+/// and the error names the feature.
+#[cfg(not(feature = "tls12"))]
+#[test]
+fn without_the_tls12_feature_a_tls12_only_server_fails_naming_the_feature() {
+    let pki = Pki::new("tinyhttps test CA");
+    let server = Server::https(
+        TlsOptions::new(pki.server(SERVER_NAMES)).tls12_only(),
+        |_| Reply::ok(b"x"),
+    );
+    let tls13 = Server::https(TlsOptions::new(pki.server(SERVER_NAMES)), |_| {
+        Reply::ok(b"x")
+    });
+    // The default minimum is TLS 1.2; it changes nothing without the feature.
+    let client = client_trusting(&pki);
+    let err = get_err(&client, &server.url("/"));
+    assert!(matches!(err, Error::Tls { .. }), "{err}");
+    let text = err.to_string();
+    let host = server.url("/").replace("https://", "").replace('/', "");
+    assert!(text.contains(&host), "{text}");
+    assert!(
+        text.contains("TLS 1.3 only") && text.contains("`tls12`"),
+        "{text}"
+    );
+    assert!(server.requests().is_empty());
+    // The same client speaks TLS 1.3.
+    let body = client.get(&tls13.url("/")).call().unwrap().into_string();
+    assert_eq!(body.unwrap(), "x");
+    let seen = tls13.requests()[0].tls.clone().unwrap();
+    assert_eq!(seen.version, Some(rustls::ProtocolVersion::TLSv1_3));
+}
+
 #[test]
 fn certificate_for_another_name_after_a_redirect_is_rejected() {
     let (pki, impostor) = {
