@@ -158,7 +158,7 @@ pub(crate) fn parse(
         if framing_field {
             length |= name.len() == 14;
             coding |= name.len() == 17;
-            framing.field(name, field.value);
+            framing.field(input, name, field.value);
         }
     }
     framing.end();
@@ -223,11 +223,6 @@ struct FramingHead {
 
 impl FramingHead {
     fn new(version: Version, code: u16) -> FramingHead {
-        let mut head = FramingHead {
-            stack: [0; FRAMING_STACK],
-            len: 0,
-            heap: Vec::new(),
-        };
         let minor = if version == Version::HTTP_10 {
             b'0'
         } else {
@@ -235,13 +230,41 @@ impl FramingHead {
         };
         // `code` is three digits (httparse reads exactly three).
         let digit = |d: u16| b'0'.saturating_add(u8::try_from(d % 10).unwrap_or(0));
-        let code = [digit(code / 100), digit(code / 10), digit(code)];
-        head.push(&[b"HTTP/1.", &[minor], b" ", &code, b" \r\n"]);
-        head
+        let line = *b"HTTP/1.x nnn \r\n";
+        let mut stack = [0; FRAMING_STACK];
+        if let Some(start) = stack.get_mut(..line.len()) {
+            start.copy_from_slice(&line);
+        }
+        for (at, byte) in [
+            (7, minor),
+            (9, digit(code / 100)),
+            (10, digit(code / 10)),
+            (11, digit(code)),
+        ] {
+            if let Some(b) = stack.get_mut(at) {
+                *b = byte;
+            }
+        }
+        FramingHead {
+            stack,
+            len: line.len(),
+            heap: Vec::new(),
+        }
     }
 
-    fn field(&mut self, name: &[u8], value: &[u8]) {
-        self.push(&[name, b": ", value, b"\r\n"]);
+    /// The field `name: value`, both slices of `input`: copied as one slice from
+    /// the name to the value's end (whatever space the server put after the colon),
+    /// then a line end.
+    fn field(&mut self, input: &[u8], name: &[u8], value: &[u8]) {
+        let base = input.as_ptr() as usize;
+        let start = (name.as_ptr() as usize).saturating_sub(base);
+        let end = (value.as_ptr() as usize)
+            .saturating_sub(base)
+            .saturating_add(value.len());
+        match input.get(start..end) {
+            Some(line) if end > start => self.push(&[line, b"\r\n"]),
+            _ => self.push(&[name, b": ", value, b"\r\n"]),
+        }
     }
 
     fn end(&mut self) {

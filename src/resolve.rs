@@ -1,5 +1,6 @@
 //! Name resolution: IP literals, fixed addresses (`--resolve`), a resolver of the
-//! caller's, or the system's `getaddrinfo` bounded by the connect time limit.
+//! caller's, loopback for `localhost`, or the system's `getaddrinfo` bounded by the
+//! connect time limit.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -50,6 +51,13 @@ pub trait Resolve: Send + Sync + 'static {
 /// that, requests fail fast with [`Error::Resolve`] until one of them ends.
 /// Lookups that callers still wait for are not counted: there is one per caller.
 const MAX_ABANDONED_LOOKUPS: usize = 4;
+
+/// Whether `host` (lower case, as in a netloc) is `localhost` or a name under it:
+/// loopback by RFC 6761, whatever DNS or a hosts file would say.
+fn is_localhost(host: &str) -> bool {
+    let host = host.strip_suffix('.').unwrap_or(host);
+    host == "localhost" || host.ends_with(".localhost")
+}
 
 /// A blocking lookup of `host:port`, run on a helper thread.
 type Lookup = fn(&str, u16) -> io::Result<Vec<SocketAddr>>;
@@ -108,6 +116,14 @@ impl Resolver {
             return Ok(addrs.clone());
         }
         let addrs = match &self.custom {
+            None if is_localhost(&netloc.host) => {
+                // RFC 6761 §6.3: loopback, without asking the system (and without a
+                // helper thread: nothing to wait for). IPv4 first: what a local
+                // service listens on most often; IPv6 if that is refused.
+                let v4 = SocketAddr::new(IpAddr::from([127, 0, 0, 1]), netloc.port);
+                let v6 = SocketAddr::new(IpAddr::from([0, 0, 0, 0, 0, 0, 0, 1u16]), netloc.port);
+                vec![v4, v6]
+            }
             Some(custom) => {
                 custom
                     .resolve(&netloc.host, netloc.port)
@@ -278,5 +294,38 @@ mod tests {
         assert_eq!(resolver.abandoned.load(Ordering::SeqCst), 0);
         let addrs = lookup_within(&resolver, Duration::from_secs(10)).unwrap();
         assert_eq!(addrs, vec![SocketAddr::from(([127, 0, 0, 1], 80))]);
+    }
+
+    /// A lookup that must not run.
+    fn no_lookup(host: &str, _: u16) -> io::Result<Vec<SocketAddr>> {
+        panic!("the system resolver was asked for {host}");
+    }
+
+    #[test]
+    fn localhost_is_loopback_without_the_system_resolver() {
+        let resolver = Resolver {
+            lookup: no_lookup,
+            ..Resolver::default()
+        };
+        for url in [
+            "http://localhost:81/",
+            "http://LocalHost.:81/",
+            "http://api.localhost:81/",
+        ] {
+            let netloc = Netloc::from_uri(&url.parse().unwrap()).unwrap();
+            let mut budget = Deadline::start(Timeouts::default()).budget(Phase::Connect);
+            let addrs = resolver
+                .resolve(&netloc, &mut budget, "localhost:81")
+                .unwrap();
+            let want: [SocketAddr; 2] =
+                ["127.0.0.1:81".parse().unwrap(), "[::1]:81".parse().unwrap()];
+            assert_eq!(addrs, want, "{url}");
+        }
+        // Not under localhost: the system resolver is asked (and here panics).
+        let netloc = Netloc::from_uri(&"http://localhost.example/".parse().unwrap()).unwrap();
+        let mut budget = Deadline::start(Timeouts::default()).budget(Phase::Connect);
+        assert!(resolver
+            .resolve(&netloc, &mut budget, "localhost.example:80")
+            .is_err());
     }
 }
