@@ -127,7 +127,9 @@ impl Response {
         self.head.version()
     }
 
-    /// All response headers.
+    /// All response headers. The map is made on the first call (from the head as
+    /// received, each value sharing its bytes), so a response whose headers nobody
+    /// reads costs no map at all.
     pub fn headers(&self) -> &HeaderMap {
         self.head.headers()
     }
