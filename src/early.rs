@@ -99,7 +99,7 @@ pub(crate) fn send_and_receive(
 /// handshake. Reads see an end of stream (an eligible request never waits for
 /// the server while it is sent).
 #[derive(Default)]
-struct Memory(Vec<u8>);
+pub(crate) struct Memory(pub Vec<u8>);
 
 impl Read for Memory {
     fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {

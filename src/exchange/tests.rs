@@ -677,30 +677,6 @@ fn request_target_is_found_between_the_first_two_spaces() {
     assert_eq!(request_target(b"GET\r\n"), None);
 }
 
-/// A transport that takes every write and has nothing to read.
-struct Sink(Vec<u8>);
-
-impl Read for Sink {
-    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
-        Ok(0)
-    }
-}
-
-impl Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Transport for Sink {
-    fn set_read_cap(&mut self, _: Option<ShortWait>) {}
-}
-
 /// A request body reader that says it read more than the room it was given.
 struct Overclaiming;
 
@@ -723,7 +699,7 @@ fn reader_claiming_more_than_its_buffer_is_an_error_not_a_panic() {
         let call = Call::new(request).unwrap();
         let mut reader = Overclaiming;
         let err = send_request(
-            &mut Sink(Vec::new()),
+            &mut crate::early::Memory::default(),
             &mut RecvBuf::new(),
             call,
             &mut ReqBody::Reader(&mut reader),
