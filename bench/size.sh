@@ -125,6 +125,12 @@ EOF
 nginx_start 1 write_nginx_conf
 URL=https://localhost:${NGINX_PORTS[0]}/20k
 
+# With BENCH_OUT set (bench/bench.sh runs this script so), the table is also
+# written there as Markdown, for BENCHMARKS.md.
+MD=${BENCH_OUT:+$BENCH_OUT/sizes.md}
+if [ -n "$MD" ]; then
+  printf '| program (stripped, %s) | bytes | x ureq |\n|---|---|---|\n' "$TARGET" >"$MD"
+fi
 echo
 printf '%-62s %10s %7s\n' "program (stripped, $TARGET)" bytes "x ureq"
 ureq_arm="" ureq_thumb=""
@@ -142,7 +148,10 @@ for row in "${ROWS[@]}"; do
   fi
   base=$ureq_arm
   [ "$thumb" = thumb ] && base=$ureq_thumb
-  printf '%-62s %10s %7s\n' "$label" "$(printf "%'d" "$size")" \
-    "$(python3 -c "print(f'{$size / $base:.3f}')")"
+  ratio=$(python3 -c "print(f'{$size / $base:.3f}')")
+  printf '%-62s %10s %7s\n' "$label" "$(printf "%'d" "$size")" "$ratio"
+  if [ -n "$MD" ]; then
+    printf '| %s | %s | %s |\n' "$label" "$(printf "%'d" "$size")" "$ratio" >>"$MD"
+  fi
 done
 echo "(x ureq: against ureq-get built the same way, ARM or Thumb-2)"

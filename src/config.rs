@@ -592,7 +592,9 @@ impl ClientBuilder {
     /// `early_data_rejected`.
     ///
     /// Turn it on only for servers whose handlers of these requests are safe to
-    /// run twice. Applies to every host of the client (the TLS configs get
+    /// run twice. Early data is also not forward secret: it is encrypted under a
+    /// key derived from the session ticket, so whoever later gets the server's
+    /// ticket key can read it, headers (`Authorization`, cookies) included. Applies to every host of the client (the TLS configs get
     /// rustls' `enable_early_data`). A server may answer an early request before
     /// its next session ticket reaches the client; a connection closed right
     /// after such an answer (pooling off) leaves the ticket unread, so some later

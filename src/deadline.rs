@@ -37,6 +37,8 @@ pub(crate) struct Deadline {
     timeouts: Timeouts,
     start: Instant,
     end: Option<Instant>,
+    /// No wait has happened since `start` was read: it still serves as "now".
+    at_start: bool,
 }
 
 impl Deadline {
@@ -49,13 +51,28 @@ impl Deadline {
             timeouts,
             start,
             end,
+            at_start: true,
         }
     }
 
-    /// When the request started: a clock reading for work that needs only a coarse
-    /// "now" (see [`Throttle`]), at no extra cost.
-    pub fn started(&self) -> Instant {
-        self.start
+    /// The same deadline, once a hop or an attempt has used it: [`now`](Self::now)
+    /// then reads the clock.
+    pub fn later(self) -> Deadline {
+        Deadline {
+            at_start: false,
+            ..self
+        }
+    }
+
+    /// "Now" for the pool's idle check and the trust re-check: the start's clock
+    /// reading while nothing has happened since (the first hop of the first
+    /// attempt: the common case, at no cost), else a new one.
+    pub fn now(&self) -> Instant {
+        if self.at_start {
+            self.start
+        } else {
+            Instant::now()
+        }
     }
 
     /// What is left of the overall deadline (None: no overall deadline).

@@ -6,7 +6,8 @@
 //! the status and reads the body. So [`parse`] validates the whole head (httparse,
 //! as ureq-proto configures it: every name a token, every value visible bytes) and
 //! keeps one copy of it; [`Head::headers`] makes the map from that copy on first
-//! use, each value a slice of it (no allocation per field).
+//! use, each value a slice of it (no allocation per value; a name that is not a
+//! standard one is still copied by `HeaderName`).
 //!
 //! ureq-proto still frames the body and decides whether the connection stays open.
 //! It is handed a head of its own: the status line and every `Content-Length`,

@@ -139,9 +139,9 @@
 //!
 //! # Memory
 //! An idle pooled TLS connection holds about 44 KiB of heap (rustls' buffers plus an
-//! 8 KiB receive buffer); the request head is assembled on the stack (a head over
-//! 4 KiB, on the heap for that request, up to
-//! [`ClientBuilder::max_request_head_size`]). Pool, TLS config cache and session
+//! 8 KiB receive buffer); the request head is assembled in a 4 KiB send buffer each
+//! thread that sends keeps for its lifetime (a head over 4 KiB, in a heap buffer for
+//! that request, up to [`ClientBuilder::max_request_head_size`]). Pool, TLS config cache and session
 //! stores are bounded, whatever the number of hosts.
 //!
 //! # Features

@@ -87,8 +87,8 @@ impl Pool {
         }
     }
 
-    /// The most recently used live connection for `key`, if any, at `now` (the
-    /// request's start: a clock reading it already took).
+    /// The most recently used live connection for `key`, if any, at `now`
+    /// ([`Deadline::now`](crate::deadline::Deadline::now)).
     pub fn checkout(&self, key: &PoolKey, now: Instant) -> Option<Box<Connection>> {
         let counters = &*self.counters;
         loop {

@@ -129,7 +129,8 @@ impl Response {
 
     /// All response headers. The map is made on the first call (from the head as
     /// received, each value sharing its bytes), so a response whose headers nobody
-    /// reads costs no map at all.
+    /// reads costs no map (the `gzip` feature and a retry policy look at headers,
+    /// and so make it).
     pub fn headers(&self) -> &HeaderMap {
         self.head.headers()
     }

@@ -107,7 +107,7 @@ pub(crate) fn run(
     if options.timeout.is_some() {
         timeouts.overall = options.timeout;
     }
-    let deadline = Deadline::start(timeouts);
+    let mut deadline = Deadline::start(timeouts);
     // Whether the request may still go as TLS 1.3 early data: once at most.
     let mut early = shared.config.early_data;
     let Some(policy) = shared.config.retry else {
@@ -116,6 +116,7 @@ pub(crate) fn run(
     let mut attempt = 1;
     loop {
         let outcome = hops(shared, &mut parts, &mut body, deadline, options, &mut early);
+        deadline = deadline.later();
         let Some(wait) = policy_wait(&policy, attempt, &outcome, &parts, &body, deadline) else {
             return outcome;
         };
@@ -177,8 +178,11 @@ fn hops(
 ) -> Result<Response> {
     let mut hops = 0;
     let mut retried = false;
+    let mut deadline = deadline;
     loop {
-        match one_hop(shared, parts, body, deadline, options, retried, early)? {
+        let hop = one_hop(shared, parts, body, deadline, options, retried, early)?;
+        deadline = deadline.later();
+        match hop {
             Hop::Done(response) => return Ok(response),
             Hop::Retry => retried = true,
             Hop::Again => {}
@@ -514,7 +518,7 @@ impl Shared {
                 // Before the pool: a pooled connection must not outlive a change of
                 // the root files it was verified with. When the re-check is not due
                 // this is two relaxed atomic loads (its time, the generation).
-                self.tls.recheck(deadline.started(), drop_idle);
+                self.tls.recheck(deadline.now(), drop_idle);
                 Some(self.tls.trust(self.tls.policy_for(&netloc.host)))
             }
             Scheme::Http => None,
@@ -525,7 +529,7 @@ impl Shared {
             proxy: route.cloned(),
         };
         if !fresh {
-            if let Some(conn) = self.pool.checkout(&key, deadline.started()) {
+            if let Some(conn) = self.pool.checkout(&key, deadline.now()) {
                 return Ok(conn);
             }
         }

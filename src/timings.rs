@@ -81,11 +81,6 @@ impl Timings {
         self.secured = micros(at);
     }
 
-    /// The first response byte came at `at`.
-    pub(crate) fn set_first_byte(&mut self, at: Duration) {
-        self.first_byte = micros(at);
-    }
-
     /// Forgets the first byte (a new request on the connection).
     pub(crate) fn clear_first_byte(&mut self) {
         self.first_byte = UNSET;
@@ -100,6 +95,28 @@ impl Timings {
         Timings {
             head: micros(at),
             ..self
+        }
+    }
+
+    /// A read brought bytes of the answer: the first byte's time is set from
+    /// `now` if it is not yet. Returns whether this read came after the one that
+    /// brought the first byte (see [`with_head_after`](Self::with_head_after)).
+    pub(crate) fn received(&mut self, now: impl FnOnce() -> Duration) -> bool {
+        if self.has_first_byte() {
+            return true;
+        }
+        self.first_byte = micros(now());
+        false
+    }
+
+    /// These timings with the head complete now: when no read came after the one
+    /// with the first byte (`later_read` false: the usual case, one read brought
+    /// the whole head), at the first byte's time, without reading the clock; else
+    /// at `now`.
+    pub(crate) fn with_head_after(self, later_read: bool, now: impl FnOnce() -> Duration) -> Self {
+        match self.first_byte() {
+            Some(at) if !later_read => self.with_head(at),
+            _ => self.with_head(now()),
         }
     }
 
@@ -126,5 +143,42 @@ impl Timings {
     /// From the start of the request to the complete response head.
     pub fn total(&self) -> Duration {
         offset(self.head).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A clock that counts its readings and says `at` each time.
+    fn clock(at: Duration, readings: &mut u32) -> impl FnOnce() -> Duration + '_ {
+        move || {
+            *readings += 1;
+            at
+        }
+    }
+
+    #[test]
+    fn the_head_takes_the_first_bytes_time_when_one_read_brought_it() {
+        let (mut t, mut readings) = (Timings::default(), 0);
+        let later = t.received(clock(Duration::from_millis(5), &mut readings));
+        let done = t.with_head_after(later, clock(Duration::from_millis(9), &mut readings));
+        assert_eq!(done.first_byte(), Some(Duration::from_millis(5)));
+        assert_eq!(done.total(), Duration::from_millis(5));
+        assert_eq!(readings, 1, "one clock reading for both");
+    }
+
+    #[test]
+    fn the_head_takes_its_own_time_when_a_later_read_completed_it() {
+        let (mut t, mut readings) = (Timings::default(), 0);
+        let mut later = t.received(clock(Duration::from_millis(5), &mut readings));
+        later |= t.received(clock(Duration::from_millis(7), &mut readings));
+        let done = t.with_head_after(later, clock(Duration::from_millis(9), &mut readings));
+        assert_eq!(done.first_byte(), Some(Duration::from_millis(5)));
+        assert_eq!(done.total(), Duration::from_millis(9));
+        assert_eq!(
+            readings, 2,
+            "the later read needs no reading, the head does"
+        );
     }
 }

@@ -306,7 +306,8 @@ impl TimedStream {
         // The first byte of the answer, not of the handshake.
         self.timings.clear_first_byte();
         if self.holds_unread() {
-            self.timings.set_first_byte(self.deadline.elapsed());
+            let deadline = &self.deadline;
+            self.read_after_first_byte = self.timings.received(|| deadline.elapsed());
         }
         let accepted = match &self.stream {
             Stream::Tls(t) => t.tls.is_early_data_accepted(),
@@ -580,10 +581,9 @@ impl TimedStream {
     /// set now: when the read that brought the first byte also completed the head
     /// (the usual case), its clock reading serves for both.
     pub fn timings(&self) -> Timings {
-        match self.timings.first_byte() {
-            Some(at) if !self.read_after_first_byte => self.timings.with_head(at),
-            _ => self.timings.with_head(self.deadline.elapsed()),
-        }
+        let deadline = &self.deadline;
+        self.timings
+            .with_head_after(self.read_after_first_byte, || deadline.elapsed())
     }
 
     /// The phase of the next read's wait: [`Phase::FirstByte`] on a reused
@@ -606,12 +606,8 @@ impl TimedStream {
         Counters::add(&self.counters.bytes_received, n as u64);
         self.moved = self.moved.saturating_add(n as u64);
         if n > 0 {
-            if self.timings.has_first_byte() {
-                self.read_after_first_byte = true;
-            } else {
-                self.timings.set_first_byte(self.deadline.elapsed());
-                self.read_after_first_byte = false;
-            }
+            let deadline = &self.deadline;
+            self.read_after_first_byte = self.timings.received(|| deadline.elapsed());
         }
     }
 

@@ -736,17 +736,23 @@ fn a_reused_send_buffer_sends_only_the_new_request() {
 }
 
 /// A request made while the thread's send buffer is taken (from inside a body
-/// reader, say) gets one of its own, and the buffer is kept for the next request.
+/// reader, say) gets one of its own, and the thread's buffer is kept for the next
+/// request: the same memory, not a new one.
 #[test]
 fn a_request_while_the_send_buffer_is_taken_gets_its_own() {
-    let held = SendBuffer::take();
+    let mut held = SendBuffer::take();
+    let kept = held.bytes().as_ptr();
+    let mut nested = SendBuffer::take();
+    assert_ne!(nested.bytes().as_ptr(), kept, "a buffer of its own");
+    drop(nested);
     let (mut io, mut buf) = (Scripted::new(OK_HELLO), RecvBuf::new());
     Scenario::post(b"body").send(&mut io, &mut buf).unwrap();
     assert_eq!(
         String::from_utf8(io.written()).unwrap(),
         "POST /a HTTP/1.1\r\ncontent-length: 4\r\nhost: h.example\r\n\r\nbody"
     );
+    // The nested buffer went back to the thread; the held one replaces it.
     drop(held);
     let mut again = SendBuffer::take();
-    assert_eq!(again.bytes().len(), SEND_BUFFER);
+    assert_eq!(again.bytes().as_ptr(), kept, "the thread's buffer was kept");
 }

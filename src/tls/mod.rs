@@ -371,10 +371,16 @@ impl TlsSettings {
         self
     }
 
-    /// The bulk ciphers to offer, most preferred first; others are not offered.
+    /// The bulk ciphers to offer, most preferred first; others are not offered (a
+    /// cipher named twice is offered once, at its first place).
     /// Default: ChaCha20 first on 32-bit ARM, AES-GCM first elsewhere.
     pub fn cipher_preference(mut self, ciphers: &[Cipher]) -> Self {
-        self.ciphers = ciphers.to_vec();
+        self.ciphers.clear();
+        for cipher in ciphers {
+            if !self.ciphers.contains(cipher) {
+                self.ciphers.push(*cipher);
+            }
+        }
         self
     }
 

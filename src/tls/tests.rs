@@ -58,6 +58,16 @@ fn suites(p: &CryptoProvider) -> Vec<CipherSuite> {
 }
 
 #[test]
+fn a_cipher_named_twice_is_offered_once_at_its_first_place() {
+    use Cipher::*;
+    let settings = TlsSettings::new().cipher_preference(&[Aes256Gcm, ChaCha20Poly1305, Aes256Gcm]);
+    assert_eq!(settings.ciphers, [Aes256Gcm, ChaCha20Poly1305]);
+    let twice = suites(&provider(&settings.ciphers));
+    let once = suites(&provider(&[Aes256Gcm, ChaCha20Poly1305]));
+    assert_eq!(twice, once);
+}
+
+#[test]
 fn cipher_preference_orders_and_filters_suites() {
     use CipherSuite::*;
     let p = provider(&[Cipher::ChaCha20Poly1305]);
