@@ -1,6 +1,7 @@
 //! `Netloc`: where a request goes (scheme, host, port), the key of the pool and of the
 //! TLS config cache.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::sync::Arc;
 
@@ -8,6 +9,13 @@ use http::uri::Authority;
 use http::Uri;
 
 use crate::error::{Error, Result};
+
+thread_local! {
+    /// The netloc of this thread's last request: a daemon asks the same host again
+    /// and again, and a request to it then shares the host's name (a reference count)
+    /// instead of allocating it anew. One netloc per thread.
+    static LAST_NETLOC: RefCell<Option<Netloc>> = const { RefCell::new(None) };
+}
 
 /// The two schemes this client speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -55,12 +63,34 @@ impl Netloc {
             None if scheme == Scheme::Https => 443,
             None => 80,
         };
+        Ok(LAST_NETLOC
+            .try_with(|last| {
+                let mut last = last.borrow_mut();
+                match &*last {
+                    Some(n) if n.is(scheme, host, port) => n.clone(),
+                    _ => {
+                        let netloc = Netloc::new(scheme, host, port);
+                        *last = Some(netloc.clone());
+                        netloc
+                    }
+                }
+            })
+            // At thread exit the storage may be gone: a netloc of its own.
+            .unwrap_or_else(|_| Netloc::new(scheme, host, port)))
+    }
+
+    fn new(scheme: Scheme, host: &str, port: u16) -> Netloc {
         let host: Arc<str> = if host.bytes().any(|b| b.is_ascii_uppercase()) {
             host.to_ascii_lowercase().into()
         } else {
             host.into()
         };
-        Ok(Netloc { scheme, host, port })
+        Netloc { scheme, host, port }
+    }
+
+    /// Whether this is the netloc of `scheme`, `host` (any case) and `port`.
+    fn is(&self, scheme: Scheme, host: &str, port: u16) -> bool {
+        self.scheme == scheme && self.port == port && self.host.eq_ignore_ascii_case(host)
     }
 
     /// The `Host` header for this netloc: the port only when it is not the default.
@@ -213,6 +243,25 @@ pub(crate) fn host_port(authority: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_thread_asking_the_same_host_again_shares_its_name() {
+        let netloc = |url: &str| Netloc::from_uri(&url.parse().unwrap()).unwrap();
+        let a = netloc("https://Api.Example:8443/x");
+        let b = netloc("https://api.example:8443/y");
+        assert_eq!(a, b);
+        assert_eq!(&*b.host, "api.example");
+        assert!(
+            Arc::ptr_eq(&a.host, &b.host),
+            "the name was allocated again"
+        );
+        let other_port = netloc("https://api.example:8444/");
+        assert_eq!(other_port.port, 8444);
+        let http = netloc("http://api.example:8444/");
+        assert_eq!(http.scheme, Scheme::Http);
+        let other = netloc("https://OTHER.example/");
+        assert_eq!((&*other.host, other.port), ("other.example", 443));
+    }
 
     fn netloc(s: &str) -> Result<Netloc> {
         Netloc::from_uri(&s.parse().unwrap())
