@@ -197,6 +197,7 @@ mod download;
 mod early;
 mod error;
 mod exchange;
+mod framing;
 #[cfg(any(test, fuzzing))]
 #[doc(hidden)]
 pub mod fuzz;
