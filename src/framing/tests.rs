@@ -22,10 +22,6 @@ enum Got {
     Skipped,
 }
 
-fn sent(method: &Method) -> Sent {
-    Sent::new(method, Version::HTTP_11, &HeaderMap::new())
-}
-
 /// The framing and the close of `head` for `sent`.
 fn got(head: &str, sent: Sent) -> (Got, bool) {
     match head::parse(head.as_bytes(), sent) {
@@ -44,236 +40,246 @@ fn got(head: &str, sent: Sent) -> (Got, bool) {
     }
 }
 
+/// A request without a body, by method.
+const fn plain(head: bool, connect: bool) -> Sent {
+    Sent {
+        head,
+        connect,
+        close: false,
+    }
+}
+
+const GET: Sent = plain(false, false);
+const POST: Sent = plain(false, false);
+const HEAD: Sent = plain(true, false);
+const CONNECT: Sent = plain(false, true);
+
+/// Heads, the requests they answer, and what they give: framing, and whether the
+/// connection must close after them.
+const CASES: &[(&str, Sent, Got, bool)] = &[
+    // Content-Length: every value of every field the same number.
+    (
+        "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n",
+        GET,
+        Got::Length(5),
+        false,
+    ),
+    (
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\ncontent-length: 005\r\n\r\n",
+        GET,
+        Got::Length(5),
+        false,
+    ),
+    (
+        "HTTP/1.1 200 OK\r\ncontent-length: 5 , 5\r\n\r\n",
+        GET,
+        Got::Length(5),
+        false,
+    ),
+    (
+        "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n",
+        GET,
+        Got::NoBody,
+        false,
+    ),
+    (
+        "HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 6\r\n\r\n",
+        GET,
+        Got::Error(ProtoError::TooManyContentLengthHeaders),
+        false,
+    ),
+    (
+        "HTTP/1.1 200 OK\r\ncontent-length: 5,6\r\n\r\n",
+        GET,
+        Got::Error(ProtoError::TooManyContentLengthHeaders),
+        false,
+    ),
+    (
+        "HTTP/1.1 200 OK\r\ncontent-length: 5,\r\n\r\n",
+        GET,
+        Got::Error(ProtoError::BadContentLengthHeader),
+        false,
+    ),
+    (
+        "HTTP/1.1 200 OK\r\ncontent-length: -5\r\n\r\n",
+        GET,
+        Got::Error(ProtoError::BadContentLengthHeader),
+        false,
+    ),
+    (
+        "HTTP/1.1 200 OK\r\ncontent-length: 18446744073709551616\r\n\r\n",
+        GET,
+        Got::Error(ProtoError::BadContentLengthHeader),
+        false,
+    ),
+    // A bad length is refused even where no body is read.
+    (
+        "HTTP/1.1 204 No Content\r\ncontent-length: x\r\n\r\n",
+        GET,
+        Got::Error(ProtoError::BadContentLengthHeader),
+        false,
+    ),
+    (
+        "HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\n",
+        HEAD,
+        Got::Error(ProtoError::BadContentLengthHeader),
+        false,
+    ),
+    // Transfer-Encoding: the token chunked anywhere, in HTTP/1.1 only.
+    (
+        "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n",
+        GET,
+        Got::Chunked,
+        false,
+    ),
+    (
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n",
+        GET,
+        Got::Chunked,
+        false,
+    ),
+    (
+        "HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\ntransfer-encoding: chunked\r\n\r\n",
+        GET,
+        Got::Chunked,
+        false,
+    ),
+    (
+        "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 5\r\n\r\n",
+        GET,
+        Got::Chunked,
+        false,
+    ),
+    (
+        "HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\ncontent-length: 5\r\n\r\n",
+        GET,
+        Got::Length(5),
+        false,
+    ),
+    (
+        "HTTP/1.1 200 OK\r\ntransfer-encoding: xchunked\r\n\r\n",
+        GET,
+        Got::Close,
+        true,
+    ),
+    (
+        "HTTP/1.0 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 5\r\n\r\n",
+        GET,
+        Got::Length(5),
+        true,
+    ),
+    // Neither: up to the close, which the connection then needs.
+    ("HTTP/1.1 200 OK\r\n\r\n", GET, Got::Close, true),
+    ("HTTP/1.0 200 OK\r\n\r\n", GET, Got::Close, true),
+    // Connection.
+    (
+        "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 1\r\n\r\n",
+        GET,
+        Got::Length(1),
+        true,
+    ),
+    (
+        "HTTP/1.1 200 OK\r\nconnection: x, Close\r\ncontent-length: 1\r\n\r\n",
+        GET,
+        Got::Length(1),
+        true,
+    ),
+    (
+        "HTTP/1.1 200 OK\r\nconnection: closed\r\ncontent-length: 1\r\n\r\n",
+        GET,
+        Got::Length(1),
+        false,
+    ),
+    (
+        "HTTP/1.0 200 OK\r\ncontent-length: 1\r\n\r\n",
+        GET,
+        Got::Length(1),
+        true,
+    ),
+    (
+        "HTTP/1.0 200 OK\r\nconnection: keep-alive\r\ncontent-length: 1\r\n\r\n",
+        GET,
+        Got::Length(1),
+        false,
+    ),
+    (
+        "HTTP/1.0 200 OK\r\nconnection: Keep-Alive, close\r\ncontent-length: 1\r\n\r\n",
+        GET,
+        Got::Length(1),
+        true,
+    ),
+    // No body: HEAD, 1xx, 204, 304, 2xx to CONNECT.
+    (
+        "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n",
+        HEAD,
+        Got::NoBody,
+        false,
+    ),
+    (
+        "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n",
+        HEAD,
+        Got::NoBody,
+        false,
+    ),
+    ("HTTP/1.1 200 OK\r\n\r\n", HEAD, Got::NoBody, false),
+    (
+        "HTTP/1.1 204 No Content\r\ncontent-length: 5\r\n\r\n",
+        GET,
+        Got::NoBody,
+        false,
+    ),
+    (
+        "HTTP/1.1 304 Not Modified\r\ntransfer-encoding: chunked\r\n\r\n",
+        GET,
+        Got::NoBody,
+        false,
+    ),
+    ("HTTP/1.1 304 Not Modified\r\n\r\n", GET, Got::NoBody, false),
+    (
+        "HTTP/1.1 200 Connection established\r\n\r\n",
+        CONNECT,
+        Got::NoBody,
+        true,
+    ),
+    (
+        "HTTP/1.1 200 Connection established\r\ncontent-length: 5\r\n\r\n",
+        CONNECT,
+        Got::NoBody,
+        true,
+    ),
+    (
+        "HTTP/1.1 407 Proxy Authentication Required\r\ncontent-length: 5\r\n\r\n",
+        CONNECT,
+        Got::Length(5),
+        false,
+    ),
+    (
+        "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\r\n",
+        GET,
+        Got::NoBody,
+        true,
+    ),
+    // Informational answers are skipped; a 100 with fields is refused.
+    ("HTTP/1.1 100 Continue\r\n\r\n", POST, Got::Skipped, false),
+    (
+        "HTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\n",
+        GET,
+        Got::Skipped,
+        false,
+    ),
+    (
+        "HTTP/1.1 100 Continue\r\nx: y\r\n\r\n",
+        POST,
+        Got::Error(ProtoError::HeadersWith100),
+        false,
+    ),
+];
+
 #[test]
 fn framing_and_close_follow_the_head_and_the_request() {
-    use Got::*;
-    let (get, head, connect, post) = (
-        sent(&Method::GET),
-        sent(&Method::HEAD),
-        sent(&Method::CONNECT),
-        sent(&Method::POST),
-    );
-    let cases: &[(&str, Sent, Got, bool)] = &[
-        // Content-Length: every value of every field the same number.
-        (
-            "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n",
-            get,
-            Length(5),
-            false,
-        ),
-        (
-            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\ncontent-length: 005\r\n\r\n",
-            get,
-            Length(5),
-            false,
-        ),
-        (
-            "HTTP/1.1 200 OK\r\ncontent-length: 5 , 5\r\n\r\n",
-            get,
-            Length(5),
-            false,
-        ),
-        (
-            "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n",
-            get,
-            NoBody,
-            false,
-        ),
-        (
-            "HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 6\r\n\r\n",
-            get,
-            Error(ProtoError::TooManyContentLengthHeaders),
-            false,
-        ),
-        (
-            "HTTP/1.1 200 OK\r\ncontent-length: 5,6\r\n\r\n",
-            get,
-            Error(ProtoError::TooManyContentLengthHeaders),
-            false,
-        ),
-        (
-            "HTTP/1.1 200 OK\r\ncontent-length: 5,\r\n\r\n",
-            get,
-            Error(ProtoError::BadContentLengthHeader),
-            false,
-        ),
-        (
-            "HTTP/1.1 200 OK\r\ncontent-length: -5\r\n\r\n",
-            get,
-            Error(ProtoError::BadContentLengthHeader),
-            false,
-        ),
-        (
-            "HTTP/1.1 200 OK\r\ncontent-length: 18446744073709551616\r\n\r\n",
-            get,
-            Error(ProtoError::BadContentLengthHeader),
-            false,
-        ),
-        // A bad length is refused even where no body is read.
-        (
-            "HTTP/1.1 204 No Content\r\ncontent-length: x\r\n\r\n",
-            get,
-            Error(ProtoError::BadContentLengthHeader),
-            false,
-        ),
-        (
-            "HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\n",
-            head,
-            Error(ProtoError::BadContentLengthHeader),
-            false,
-        ),
-        // Transfer-Encoding: the token chunked anywhere, in HTTP/1.1 only.
-        (
-            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n",
-            get,
-            Chunked,
-            false,
-        ),
-        (
-            "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n",
-            get,
-            Chunked,
-            false,
-        ),
-        (
-            "HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\ntransfer-encoding: chunked\r\n\r\n",
-            get,
-            Chunked,
-            false,
-        ),
-        (
-            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 5\r\n\r\n",
-            get,
-            Chunked,
-            false,
-        ),
-        (
-            "HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\ncontent-length: 5\r\n\r\n",
-            get,
-            Length(5),
-            false,
-        ),
-        (
-            "HTTP/1.1 200 OK\r\ntransfer-encoding: xchunked\r\n\r\n",
-            get,
-            Close,
-            true,
-        ),
-        (
-            "HTTP/1.0 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 5\r\n\r\n",
-            get,
-            Length(5),
-            true,
-        ),
-        // Neither: up to the close, which the connection then needs.
-        ("HTTP/1.1 200 OK\r\n\r\n", get, Close, true),
-        ("HTTP/1.0 200 OK\r\n\r\n", get, Close, true),
-        // Connection.
-        (
-            "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 1\r\n\r\n",
-            get,
-            Length(1),
-            true,
-        ),
-        (
-            "HTTP/1.1 200 OK\r\nconnection: x, Close\r\ncontent-length: 1\r\n\r\n",
-            get,
-            Length(1),
-            true,
-        ),
-        (
-            "HTTP/1.1 200 OK\r\nconnection: closed\r\ncontent-length: 1\r\n\r\n",
-            get,
-            Length(1),
-            false,
-        ),
-        (
-            "HTTP/1.0 200 OK\r\ncontent-length: 1\r\n\r\n",
-            get,
-            Length(1),
-            true,
-        ),
-        (
-            "HTTP/1.0 200 OK\r\nconnection: keep-alive\r\ncontent-length: 1\r\n\r\n",
-            get,
-            Length(1),
-            false,
-        ),
-        (
-            "HTTP/1.0 200 OK\r\nconnection: Keep-Alive, close\r\ncontent-length: 1\r\n\r\n",
-            get,
-            Length(1),
-            true,
-        ),
-        // No body: HEAD, 1xx, 204, 304, 2xx to CONNECT.
-        (
-            "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n",
-            head,
-            NoBody,
-            false,
-        ),
-        (
-            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n",
-            head,
-            NoBody,
-            false,
-        ),
-        ("HTTP/1.1 200 OK\r\n\r\n", head, NoBody, false),
-        (
-            "HTTP/1.1 204 No Content\r\ncontent-length: 5\r\n\r\n",
-            get,
-            NoBody,
-            false,
-        ),
-        (
-            "HTTP/1.1 304 Not Modified\r\ntransfer-encoding: chunked\r\n\r\n",
-            get,
-            NoBody,
-            false,
-        ),
-        ("HTTP/1.1 304 Not Modified\r\n\r\n", get, NoBody, false),
-        (
-            "HTTP/1.1 200 Connection established\r\n\r\n",
-            connect,
-            NoBody,
-            true,
-        ),
-        (
-            "HTTP/1.1 200 Connection established\r\ncontent-length: 5\r\n\r\n",
-            connect,
-            NoBody,
-            true,
-        ),
-        (
-            "HTTP/1.1 407 Proxy Authentication Required\r\ncontent-length: 5\r\n\r\n",
-            connect,
-            Length(5),
-            false,
-        ),
-        (
-            "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\r\n",
-            get,
-            NoBody,
-            true,
-        ),
-        // Informational answers are skipped; a 100 with fields is refused.
-        ("HTTP/1.1 100 Continue\r\n\r\n", post, Skipped, false),
-        (
-            "HTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\n",
-            get,
-            Skipped,
-            false,
-        ),
-        (
-            "HTTP/1.1 100 Continue\r\nx: y\r\n\r\n",
-            post,
-            Error(ProtoError::HeadersWith100),
-            false,
-        ),
-    ];
-    for (head, sent, expected, close) in cases {
+    for (head, sent, expected, close) in CASES {
         let (got, closes) = got(head, *sent);
-        assert_eq!((&got, closes), (expected, *close), "{:?} {head}", sent);
+        assert_eq!((&got, closes), (expected, *close), "{sent:?} {head}");
     }
 }
 
@@ -286,7 +292,7 @@ fn a_request_that_says_close_closes_whatever_the_answer() {
     let head = "HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\n";
     assert_eq!(got(head, said), (Got::Length(1), true));
     assert_eq!(got(head, http10), (Got::Length(1), true));
-    assert_eq!(got(head, sent(&Method::GET)), (Got::Length(1), false));
+    assert_eq!(got(head, GET), (Got::Length(1), false));
 }
 
 /// Decodes `input` as a chunked body handed over in `parts` (split at these
