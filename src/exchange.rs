@@ -1,4 +1,5 @@
-//! The one place that drives ureq-proto's client state machine. No socket code here:
+//! The one place that drives ureq-proto's client state machine (for the request)
+//! and reads the response. No socket code here:
 //! everything is generic over [`Transport`], so tests run it over memory.
 //!
 //! One function per protocol state: [`send_request`] (SendRequest, Await100, SendBody),
@@ -179,7 +180,8 @@ impl RecvBuf {
     }
 
     fn consume(&mut self, n: usize) {
-        // `n` is what ureq-proto parsed of `data()`: never more, but do not rely on it.
+        // `n` is what the head or body reader used of `data()`: never more, but do
+        // not rely on it.
         self.start = self.start.saturating_add(n).min(self.end);
         if self.start == self.end {
             self.start = 0;

@@ -2,8 +2,9 @@
 //! by its `Content-Length`, chunked, or up to the connection's close; and whether
 //! the connection must close after it.
 //!
-//! The rules are ureq-proto 0.7's, kept exactly (its tests in `head.rs` compare the
-//! two), so that taking the response side off it changed no behaviour:
+//! The rules are ureq-proto 0.7's, kept exactly (a test in `head.rs` compares the
+//! two), so that taking the response side off it changed no behaviour (but a
+//! chunk size is a `u64`, not a `usize`: a chunk over 4 GiB is read on armv7 too):
 //! - no body for a HEAD request, a 1xx, 204 or 304 answer, or a 2xx answer to CONNECT;
 //! - else `Transfer-Encoding` with the token `chunked` (any field, comma lists, any
 //!   case) in an HTTP/1.1 answer: chunked, any `Content-Length` ignored;

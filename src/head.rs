@@ -21,8 +21,8 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Version};
 
 use crate::framing::{BodyReader, Fields, Sent};
 
-/// Most header fields in a response head: ureq-proto's limit, so that a head is
-/// refused the same way whichever of the two parses it.
+/// Most header fields in a response head: ureq-proto's limit, kept from when it
+/// parsed response heads, so that the same heads are refused.
 const MAX_FIELDS: usize = ureq_proto::client::MAX_RESPONSE_HEADERS;
 
 /// The longest header name `HeaderName` takes.
