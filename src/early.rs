@@ -70,7 +70,7 @@ pub(crate) fn send_and_receive(
     rules: HeadRules,
 ) -> Result<(Answer, bool)> {
     let mut request = Memory::default();
-    let call = exchange::send_request(
+    let sent = exchange::send_request(
         &mut request,
         &mut conn.buf,
         call,
@@ -86,7 +86,7 @@ pub(crate) fn send_and_receive(
             .tls
             .saw_server(&conn.key.netloc, conn.stream.server_leaf());
     }
-    let (head, next) = exchange::recv_head(&mut conn.stream, &mut conn.buf, call, host, rules)?;
+    let (head, next) = exchange::recv_head(&mut conn.stream, &mut conn.buf, sent, host, rules)?;
     let answer = Answer {
         head,
         next,

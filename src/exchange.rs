@@ -1,23 +1,26 @@
-//! The one place that drives ureq-proto's client state machine. No socket code here:
+//! The one place that drives ureq-proto's client state machine (for the request)
+//! and reads the response. No socket code here:
 //! everything is generic over [`Transport`], so tests run it over memory.
 //!
 //! One function per protocol state: [`send_request`] (SendRequest, Await100, SendBody),
 //! [`recv_response`] (RecvResponse) and [`read_body`] (RecvBody); [`finish_body`] and
 //! [`finish_bodyless`] are Cleanup. [`send_and_receive`] runs the first two for a
 //! request, reading an early answer when the upload fails.
+//!
+//! ureq-proto writes the request; the response is read by this crate ([`head`],
+//! [`crate::framing`]): after the request, ureq-proto's call is dropped, and what
+//! it knew that the response's framing needs travels on as [`Sent`].
 
 use std::cell::Cell;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::time::Duration;
 
-use ureq_proto::client::state::{Await100, Prepare, RecvBody, RecvResponse, SendBody, SendRequest};
-use ureq_proto::client::{
-    Await100Result, Call, RecvBodyResult, RecvResponseResult, SendRequestResult,
-};
-use ureq_proto::BodyMode;
+use ureq_proto::client::state::{Await100, Prepare, SendBody, SendRequest};
+use ureq_proto::client::{Await100Result, Call, SendRequestResult};
 
 use crate::deadline::ShortWait;
-use crate::error::{Error, Framing, Result};
+use crate::error::{Error, Result};
+pub(crate) use crate::framing::{BodyReader, Sent};
 use crate::head::{self, Head};
 
 #[cfg(any(test, fuzzing))]
@@ -104,7 +107,9 @@ fn wait_spent(e: &io::Error) -> bool {
 /// The response head of a request and what follows it.
 pub(crate) struct Answer {
     pub head: Head,
-    pub next: RecvResponseResult,
+    /// The body's reader (also for a response without body bytes: it says whether
+    /// the connection can be reused).
+    pub next: BodyReader,
     /// False when the server answered before the whole request body went out: it
     /// still expects the rest, or has closed, so the connection closes after this
     /// response whatever the response says.
@@ -175,7 +180,8 @@ impl RecvBuf {
     }
 
     fn consume(&mut self, n: usize) {
-        // `n` is what ureq-proto parsed of `data()`: never more, but do not rely on it.
+        // `n` is what the head or body reader used of `data()`: never more, but do
+        // not rely on it.
         self.start = self.start.saturating_add(n).min(self.end);
         if self.start == self.end {
             self.start = 0;
@@ -247,8 +253,8 @@ pub(crate) fn send_and_receive(
         absolute_target,
         rules.max_request,
     );
-    let call = match sent {
-        Ok(call) => call,
+    let sent = match sent {
+        Ok(sent) => sent,
         Err(e @ (Error::Io { .. } | Error::Timeout { .. })) if !matches!(body, ReqBody::None) => {
             return match early_answer(io, buf, host, rules) {
                 Some((head, next)) => {
@@ -267,7 +273,7 @@ pub(crate) fn send_and_receive(
         }
         Err(e) => return Err(e),
     };
-    let (head, next) = recv_head(io, buf, call, host, rules)?;
+    let (head, next) = recv_head(io, buf, sent, host, rules)?;
     Ok(Answer {
         head,
         next,
@@ -293,33 +299,21 @@ fn early_answer(
     buf: &mut RecvBuf,
     host: &str,
     rules: HeadRules,
-) -> Option<(Head, RecvResponseResult)> {
-    let call = stand_in_call()?;
+) -> Option<(Head, BodyReader)> {
+    // The response's framing depends on the request's method (a request with a
+    // body is neither HEAD nor CONNECT), and the connection is not reused anyway.
+    let sent = Sent::default();
     io.set_read_cap(Some(ShortWait::start(EARLY_ANSWER_WAIT, EARLY_ANSWER_WAIT)));
-    let answer = recv_head(io, buf, call, host, rules);
+    let answer = recv_head(io, buf, sent, host, rules);
     io.set_read_cap(None);
     answer.ok()
-}
-
-/// A call ready to read a response, standing in for one whose body was cut short:
-/// ureq-proto cannot leave SendBody before the body's end. The response's framing
-/// depends on the request only through its method, and a request with a body is
-/// not a HEAD, so a bodiless GET reads it the same way.
-fn stand_in_call() -> Option<Call<RecvResponse>> {
-    let mut call = Call::new(http::Request::new(())).ok()?.proceed();
-    // Its request line, "GET / HTTP/1.1": written to scratch, never sent.
-    let mut scratch = [0u8; 32];
-    call.write(&mut scratch).ok()?;
-    match call.proceed() {
-        Ok(Some(SendRequestResult::RecvResponse(call))) => Some(call),
-        _ => None,
-    }
 }
 
 /// Sends the request head and body. A head that fits [`SEND_BUFFER`] is assembled
 /// in the thread's [`SendBuffer`], a larger one in a heap buffer of its own, up to `max_head` bytes (else
 /// [`Error::InvalidRequest`] naming both sizes, before anything is sent). The head and
-/// as much body as fits the rest of that buffer leave in one write.
+/// as much body as fits the rest of that buffer leave in one write. Returns what the
+/// response's framing needs to know of the request.
 #[allow(clippy::indexing_slicing)] // `len` is what `RequestHead::write` wrote into `out`.
 pub(crate) fn send_request(
     io: &mut impl Transport,
@@ -329,7 +323,8 @@ pub(crate) fn send_request(
     host: &str,
     absolute_target: Option<&str>,
     max_head: usize,
-) -> Result<Call<RecvResponse>> {
+) -> Result<Sent> {
+    let mut sent = Sent::new(call.method(), call.version(), call.headers());
     let mut call = call.proceed();
     let mut send_buffer = SendBuffer::take();
     let stack = send_buffer.bytes();
@@ -346,19 +341,19 @@ pub(crate) fn send_request(
         .map_err(invalid)?
         .ok_or_else(|| Error::invalid_request("request head incomplete"))?;
     match next {
-        SendRequestResult::RecvResponse(call) => {
-            write_all(io, &out[..len], host)?;
-            Ok(call)
-        }
-        SendRequestResult::SendBody(call) => send_body(io, call, body, out, len, host),
+        SendRequestResult::RecvResponse(_) => write_all(io, &out[..len], host)?,
+        SendRequestResult::SendBody(call) => send_body(io, call, body, out, len, host)?,
         SendRequestResult::Await100(call) => {
             write_all(io, &out[..len], host)?;
             match await_100(io, buf, call, host)? {
-                Await100Result::SendBody(call) => send_body(io, call, body, out, 0, host),
-                Await100Result::RecvResponse(call) => Ok(call),
+                Await100Result::SendBody(call) => send_body(io, call, body, out, 0, host)?,
+                // The server answered before the body (not 100): it may still
+                // expect the body, so the connection closes after the answer.
+                Await100Result::RecvResponse(_) => sent.close = true,
             }
         }
     }
+    Ok(sent)
 }
 
 /// How to write one request head.
@@ -554,7 +549,7 @@ fn send_body(
     out: &mut [u8],
     mut len: usize,
     host: &str,
-) -> Result<Call<RecvResponse>> {
+) -> Result<()> {
     match body {
         ReqBody::None => {}
         ReqBody::Bytes(data) if call.is_chunked() => {
@@ -626,6 +621,7 @@ fn send_body(
     }
     io.flush().map_err(|e| Error::from_io(e, host))?;
     call.proceed()
+        .map(drop)
         .ok_or_else(|| Error::invalid_request("request body incomplete"))
 }
 
@@ -687,33 +683,33 @@ fn write_all(io: &mut impl Transport, data: &[u8], host: &str) -> Result<()> {
 pub(crate) fn recv_response(
     io: &mut impl Transport,
     buf: &mut RecvBuf,
-    call: Call<RecvResponse>,
+    sent: Sent,
     host: &str,
     max_head: usize,
-) -> Result<(Head, RecvResponseResult)> {
+) -> Result<(Head, BodyReader)> {
     let rules = HeadRules {
         // Not used: nothing is sent.
         max_request: SEND_BUFFER,
         max: max_head,
         keep_raw: false,
     };
-    recv_head(io, buf, call, host, rules)
+    recv_head(io, buf, sent, host, rules)
 }
 
 /// [`recv_response`], keeping the head's bytes if the rules say so.
 pub(crate) fn recv_head(
     io: &mut impl Transport,
     buf: &mut RecvBuf,
-    mut call: Call<RecvResponse>,
+    sent: Sent,
     host: &str,
     rules: HeadRules,
-) -> Result<(Head, RecvResponseResult)> {
+) -> Result<(Head, BodyReader)> {
     let max_head = rules.max;
     let mut informational = 0usize;
     loop {
         if !buf.is_empty() {
             let (used, mut response) =
-                head::parse(&mut call, buf.data()).map_err(|e| head_error(host, e, max_head))?;
+                head::parse(buf.data(), sent).map_err(|e| head_error(host, e, max_head))?;
             // The buffer may hold more than the limit (it never starts below
             // RECV_BUFFER): the limit is checked on the head itself.
             let incomplete = used == 0 && response.is_none();
@@ -723,15 +719,12 @@ pub(crate) fn recv_head(
                     limit: max_head,
                 });
             }
-            if let Some(response) = response.as_mut().filter(|_| rules.keep_raw) {
+            if let Some((response, _)) = response.as_mut().filter(|_| rules.keep_raw) {
                 response.keep_raw();
             }
             buf.consume(used);
             if let Some(response) = response {
-                let next = call
-                    .proceed()
-                    .ok_or_else(|| Error::protocol(host, "response head incomplete"))?;
-                return Ok((response, next));
+                return Ok(response);
             }
             if used > 0 {
                 informational = informational.saturating_add(1);
@@ -778,7 +771,7 @@ fn head_error(host: &str, e: ureq_proto::Error, max_head: usize) -> Error {
 pub(crate) fn read_body(
     io: &mut impl Transport,
     buf: &mut RecvBuf,
-    call: &mut Call<RecvBody>,
+    reader: &mut BodyReader,
     dst: &mut [u8],
     host: &str,
     max_line: usize,
@@ -786,18 +779,16 @@ pub(crate) fn read_body(
     if dst.is_empty() {
         return Ok(0);
     }
-    let close_delimited = call.body_mode() == BodyMode::CloseDelimited;
-    let truncated = |call: &Call<RecvBody>| Error::Truncated {
+    let close_delimited = reader.is_close_delimited();
+    let truncated = |reader: &BodyReader| Error::Truncated {
         host: host.into(),
-        framing: match call.body_mode() {
-            BodyMode::Chunked => Framing::Chunked,
-            BodyMode::CloseDelimited => Framing::CloseDelimited,
-            BodyMode::LengthDelimited(_) | BodyMode::NoBody => Framing::ContentLength,
-        },
+        framing: reader.framing(),
     };
     loop {
         if !buf.is_empty() {
-            let (used, n) = call.read(buf.data(), dst).map_err(|e| protocol(host, e))?;
+            let (used, n) = reader
+                .read(buf.data(), dst)
+                .map_err(|e| protocol(host, e))?;
             buf.consume(used);
             if n > 0 {
                 return Ok(n);
@@ -806,12 +797,12 @@ pub(crate) fn read_body(
                 continue;
             }
         }
-        if !close_delimited && call.can_proceed() {
+        if reader.is_ended() {
             return Ok(0);
         }
         match buf.fill(io, max_line) {
             Ok(Some(0)) if close_delimited => return Ok(0),
-            Ok(Some(0)) => return Err(truncated(call)),
+            Ok(Some(0)) => return Err(truncated(reader)),
             Ok(Some(_)) => {}
             Ok(None) => return Err(Error::protocol(host, "chunk header line too long")),
             // A TLS stream that ended without close_notify.
@@ -819,33 +810,23 @@ pub(crate) fn read_body(
                 if e.kind() == io::ErrorKind::UnexpectedEof
                     && !e.get_ref().is_some_and(|inner| inner.is::<Error>()) =>
             {
-                return Err(truncated(call))
+                return Err(truncated(reader))
             }
             Err(e) => return Err(Error::from_io(e, host)),
         }
     }
 }
 
-/// Whether the connection can carry another request after this response: the server
-/// did not ask to close, the framing allows it, and nothing unasked-for follows.
-pub(crate) fn finish_body(call: Call<RecvBody>, buf: &RecvBuf) -> bool {
-    let close_delimited = call.body_mode() == BodyMode::CloseDelimited;
-    let must_close = match call.proceed() {
-        Some(RecvBodyResult::Cleanup(c)) => c.must_close_connection(),
-        Some(RecvBodyResult::Redirect(c)) => c.must_close_connection(),
-        None => true,
-    };
-    !must_close && !close_delimited && buf.is_empty()
+/// Whether the connection can carry another request after this response: the body
+/// was read to its end, neither side asked to close, the framing allows it, and
+/// nothing unasked-for follows.
+pub(crate) fn finish_body(reader: BodyReader, buf: &RecvBuf) -> bool {
+    reader.is_ended() && !reader.must_close() && buf.is_empty()
 }
 
 /// Like [`finish_body`], for a response without a body.
-pub(crate) fn finish_bodyless(next: RecvResponseResult, buf: &RecvBuf) -> bool {
-    let must_close = match next {
-        RecvResponseResult::Cleanup(c) => c.must_close_connection(),
-        RecvResponseResult::Redirect(c) => c.must_close_connection(),
-        RecvResponseResult::RecvBody(_) => true,
-    };
-    !must_close && buf.is_empty()
+pub(crate) fn finish_bodyless(reader: BodyReader, buf: &RecvBuf) -> bool {
+    !reader.has_body() && !reader.must_close() && buf.is_empty()
 }
 
 #[cfg(test)]

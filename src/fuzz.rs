@@ -7,7 +7,7 @@
 #![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use http::Method;
-use ureq_proto::client::{Call, RecvResponseResult};
+use ureq_proto::client::Call;
 
 use crate::config::DEFAULT_MAX_REQUEST_HEAD;
 use crate::exchange::scripted::Scripted;
@@ -42,7 +42,7 @@ pub fn exchange(data: &[u8]) -> Option<Vec<u8>> {
     let mut io = Scripted::new(response).in_reads_of(step);
     let mut buf = RecvBuf::new();
     let host = "fuzz.example:80";
-    let call = exchange::send_request(
+    let sent = exchange::send_request(
         &mut io,
         &mut buf,
         call,
@@ -52,21 +52,22 @@ pub fn exchange(data: &[u8]) -> Option<Vec<u8>> {
         DEFAULT_MAX_REQUEST_HEAD,
     )
     .ok()?;
-    let (_head, next) = exchange::recv_response(&mut io, &mut buf, call, host, MAX_HEAD).ok()?;
-    let RecvResponseResult::RecvBody(mut call) = next else {
-        exchange::finish_bodyless(next, &buf);
+    let (_head, mut reader) =
+        exchange::recv_response(&mut io, &mut buf, sent, host, MAX_HEAD).ok()?;
+    if !reader.has_body() {
+        exchange::finish_bodyless(reader, &buf);
         return Some(Vec::new());
-    };
+    }
     let mut out = Vec::new();
     let mut chunk = [0u8; 700];
     loop {
-        match exchange::read_body(&mut io, &mut buf, &mut call, &mut chunk, host, MAX_HEAD) {
+        match exchange::read_body(&mut io, &mut buf, &mut reader, &mut chunk, host, MAX_HEAD) {
             Ok(0) => break,
             Ok(n) => out.extend_from_slice(&chunk[..n]),
             Err(_) => return None,
         }
     }
-    exchange::finish_body(call, &buf);
+    exchange::finish_body(reader, &buf);
     Some(out)
 }
 

@@ -9,12 +9,9 @@
 //! use, each value a slice of it (no allocation per value; a name that is not a
 //! standard one is still copied by `HeaderName`).
 //!
-//! ureq-proto still frames the body and decides whether the connection stays open.
-//! It is handed a head of its own: the status line and every `Content-Length`,
-//! `Transfer-Encoding` and `Connection` field, in the order received. Those fields,
-//! the status, the version and the request's method are all its framing rules look
-//! at, so it frames exactly as it would from the whole head. An informational (1xx)
-//! response goes to ureq-proto whole: its `100 Continue` rules look at every field.
+//! [`parse`] also decides how the body is framed ([`crate::framing`]) from the
+//! fields that say so, gathered in the same pass, and skips informational (1xx)
+//! answers.
 
 use std::fmt;
 use std::mem::MaybeUninit;
@@ -22,19 +19,15 @@ use std::sync::OnceLock;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Version};
-use ureq_proto::client::state::RecvResponse;
-use ureq_proto::client::Call;
 
-/// Most header fields in a response head: ureq-proto's limit, so that a head is
-/// refused the same way whichever of the two parses it.
+use crate::framing::{BodyReader, Fields, Sent};
+
+/// Most header fields in a response head: ureq-proto's limit, kept from when it
+/// parsed response heads, so that the same heads are refused.
 const MAX_FIELDS: usize = ureq_proto::client::MAX_RESPONSE_HEADERS;
 
 /// The longest header name `HeaderName` takes.
 const MAX_NAME: usize = u16::MAX as usize;
-
-/// Bytes of the framing head ([`FramingHead`]) kept on the stack: a status line and
-/// a `Content-Length` or `Transfer-Encoding`. A longer one goes to the heap.
-const FRAMING_STACK: usize = 128;
 
 /// A response head: status and version, and the header fields as received, made
 /// into a [`HeaderMap`] on first use.
@@ -106,13 +99,13 @@ impl Head {
     }
 }
 
-/// Reads the response head at the start of `input` and moves `call` past it:
-/// `(bytes used, head)`; `(0, None)` while the head is incomplete; `(used, None)`
-/// for an informational response, which is skipped.
+/// Reads the response head at the start of `input`, answering the request `sent`:
+/// `(bytes used, head and its body's reader)`; `(0, None)` while the head is
+/// incomplete; `(used, None)` for an informational response, which is skipped.
 pub(crate) fn parse(
-    call: &mut Call<RecvResponse>,
     input: &[u8],
-) -> Result<(usize, Option<Head>), ureq_proto::Error> {
+    sent: Sent,
+) -> Result<(usize, Option<(Head, BodyReader)>), ureq_proto::Error> {
     let mut slots = [const { MaybeUninit::uninit() }; MAX_FIELDS];
     let mut parsed = httparse::Response::new(&mut []);
     // `Response::parse`'s configuration (the default), which ureq-proto uses.
@@ -125,21 +118,15 @@ pub(crate) fn parse(
         }
         Err(e) => return Err(e.into()),
     };
-    let code = parsed.code.unwrap_or(0);
-    // 101 Switching Protocols is a final response, framed like the others.
-    if (100..200).contains(&code) && code != 101 {
-        return call
-            .try_response(input, false)
-            .map(|(used, _)| (used, None));
-    }
     let version = match parsed.version {
         Some(0) => Version::HTTP_10,
         Some(1) => Version::HTTP_11,
         _ => return Err(ureq_proto::Error::UnsupportedVersion),
     };
+    let code = parsed.code.unwrap_or(0);
     let status = StatusCode::from_u16(code)
         .map_err(|_| ureq_proto::Error::HttpParseFail(format!("invalid status code: {code:03}")))?;
-    let mut framing = FramingHead::new(version, code);
+    let mut fields = Fields::default();
     let (mut length, mut coding) = (false, false);
     for field in parsed.headers.iter() {
         let name = field.name.as_bytes();
@@ -150,23 +137,32 @@ pub(crate) fn parse(
         if name.len() > MAX_NAME {
             return Err(bad_field(&"header name too long"));
         }
-        let framing_field = match name.len() {
-            14 => name.eq_ignore_ascii_case(b"content-length"),
-            17 => name.eq_ignore_ascii_case(b"transfer-encoding"),
-            10 => name.eq_ignore_ascii_case(b"connection"),
-            _ => false,
-        };
-        if framing_field {
-            length |= name.len() == 14;
-            coding |= name.len() == 17;
-            framing.field(input, name, field.value);
+        match name.len() {
+            14 if name.eq_ignore_ascii_case(b"content-length") => {
+                length = true;
+                fields.content_length(field.value);
+            }
+            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+                coding = true;
+                fields.transfer_encoding(field.value);
+            }
+            10 if name.eq_ignore_ascii_case(b"connection") => fields.connection(field.value),
+            _ => {}
         }
     }
-    framing.end();
-    match call.try_response(framing.bytes(), false)? {
-        (_, Some(_)) => {}
-        _ => return Err(bad_field(&"the framing head did not parse")),
+    if code == 100 {
+        // A 100 Continue that came after the wait for it: skipped, if bare.
+        if !parsed.headers.is_empty() {
+            return Err(ureq_proto::Error::HeadersWith100);
+        }
+        return Ok((used, None));
     }
+    // 101 Switching Protocols is a final response, framed like the others.
+    if (100..200).contains(&code) && code != 101 {
+        fields.check()?;
+        return Ok((used, None));
+    }
+    let reader = fields.framing(version, code, sent)?;
     let head = Head {
         status,
         version,
@@ -175,7 +171,7 @@ pub(crate) fn parse(
         framed_twice: length && coding,
         headers: OnceLock::new(),
     };
-    Ok((used, Some(head)))
+    Ok((used, Some((head, reader))))
 }
 
 fn bad_field(e: &dyn fmt::Display) -> ureq_proto::Error {
@@ -213,106 +209,31 @@ fn slice_of(raw: &Bytes, part: &[u8]) -> Bytes {
     raw.slice(start.min(end)..end)
 }
 
-/// The head [`parse`] hands ureq-proto: a status line and the fields that frame the
-/// body, as received.
-struct FramingHead {
-    stack: [u8; FRAMING_STACK],
-    len: usize,
-    /// The whole framing head, once it outgrew `stack`.
-    heap: Vec<u8>,
-}
-
-impl FramingHead {
-    fn new(version: Version, code: u16) -> FramingHead {
-        let minor = if version == Version::HTTP_10 {
-            b'0'
-        } else {
-            b'1'
-        };
-        // `code` is three digits (httparse reads exactly three).
-        let digit = |d: u16| b'0'.saturating_add(u8::try_from(d % 10).unwrap_or(0));
-        let line = *b"HTTP/1.x nnn \r\n";
-        let mut stack = [0; FRAMING_STACK];
-        if let Some(start) = stack.get_mut(..line.len()) {
-            start.copy_from_slice(&line);
-        }
-        for (at, byte) in [
-            (7, minor),
-            (9, digit(code / 100)),
-            (10, digit(code / 10)),
-            (11, digit(code)),
-        ] {
-            if let Some(b) = stack.get_mut(at) {
-                *b = byte;
-            }
-        }
-        FramingHead {
-            stack,
-            len: line.len(),
-            heap: Vec::new(),
-        }
-    }
-
-    /// The field `name: value`, both slices of `input`: copied as one slice from
-    /// the name to the value's end (whatever space the server put after the colon),
-    /// then a line end.
-    fn field(&mut self, input: &[u8], name: &[u8], value: &[u8]) {
-        let base = input.as_ptr() as usize;
-        let start = (name.as_ptr() as usize).saturating_sub(base);
-        let end = (value.as_ptr() as usize)
-            .saturating_sub(base)
-            .saturating_add(value.len());
-        match input.get(start..end) {
-            Some(line) if end > start => self.push(&[line, b"\r\n"]),
-            _ => self.push(&[name, b": ", value, b"\r\n"]),
-        }
-    }
-
-    fn end(&mut self) {
-        self.push(&[b"\r\n"]);
-    }
-
-    fn push(&mut self, parts: &[&[u8]]) {
-        if self.heap.is_empty() {
-            let size = parts.iter().map(|p| p.len()).fold(0, usize::saturating_add);
-            let end = self.len.saturating_add(size);
-            if let Some(mut out) = self.stack.get_mut(self.len..end) {
-                for part in parts {
-                    let (dst, rest) = out.split_at_mut(part.len());
-                    dst.copy_from_slice(part);
-                    out = rest;
-                }
-                self.len = end;
-                return;
-            }
-            self.heap
-                .extend_from_slice(self.stack.get(..self.len).unwrap_or_default());
-        }
-        for part in parts {
-            self.heap.extend_from_slice(part);
-        }
-    }
-
-    fn bytes(&self) -> &[u8] {
-        if self.heap.is_empty() {
-            self.stack.get(..self.len).unwrap_or_default()
-        } else {
-            &self.heap
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ureq_proto::client::state::Prepare;
-    use ureq_proto::client::{RecvResponseResult, SendRequestResult};
+    use ureq_proto::client::state::{Prepare, RecvResponse};
+    use ureq_proto::client::{Call, RecvBodyResult, RecvResponseResult, SendRequestResult};
     use ureq_proto::BodyMode;
 
-    /// A call for `method`, ready to read a response.
-    fn call(method: http::Method) -> Call<RecvResponse> {
+    /// A ureq-proto call for `method`, ready to read a response.
+    fn call(method: &http::Method, close: bool) -> Call<RecvResponse> {
         let mut request = http::Request::new(());
-        *request.method_mut() = method;
+        *request.method_mut() = method.clone();
+        if *method == http::Method::CONNECT {
+            *request.uri_mut() = "h.example:443".parse().unwrap();
+        }
+        if *method == http::Method::POST {
+            // Without a body to send: straight to the response.
+            request
+                .headers_mut()
+                .insert("content-length", "0".parse().unwrap());
+        }
+        if close {
+            request
+                .headers_mut()
+                .insert("connection", "close".parse().unwrap());
+        }
         let call: Call<Prepare> = Call::new(request).unwrap();
         let mut call = call.proceed();
         let mut scratch = [0u8; 256];
@@ -323,61 +244,164 @@ mod tests {
         }
     }
 
-    /// The body mode ureq-proto gives `head` (whole) and what this module's parse
-    /// gives it: they must agree.
-    fn modes(method: http::Method, head: &[u8]) -> (Option<BodyMode>, Option<BodyMode>) {
-        let mode = |next: Option<RecvResponseResult>| match next {
-            Some(RecvResponseResult::RecvBody(c)) => Some(c.body_mode()),
-            Some(_) => Some(BodyMode::NoBody),
-            None => None,
+    /// What ureq-proto makes of `head` (whole) for `method`: the body mode
+    /// (`NoBody` for a response without body bytes), and whether the connection
+    /// must close after it; `None` for an error or a skipped 1xx.
+    fn theirs(method: &http::Method, close: bool, head: &[u8]) -> Option<(BodyMode, bool)> {
+        let mut call = call(method, close);
+        match call.try_response(head, false) {
+            Ok((_, Some(_))) => {}
+            _ => return None,
+        }
+        match call.proceed()? {
+            RecvResponseResult::RecvBody(mut body) => {
+                let mode = body.body_mode();
+                // The body's end, so the call can move on and say how it closes.
+                let end: Vec<u8> = match mode {
+                    BodyMode::LengthDelimited(n) => vec![b'x'; n as usize],
+                    BodyMode::Chunked => b"0\r\n\r\n".to_vec(),
+                    _ => Vec::new(),
+                };
+                body.read(&end, &mut vec![0; end.len()]).unwrap();
+                let close = match body.proceed()? {
+                    RecvBodyResult::Cleanup(c) => c.must_close_connection(),
+                    RecvBodyResult::Redirect(c) => c.must_close_connection(),
+                };
+                Some((mode, close))
+            }
+            RecvResponseResult::Cleanup(c) => Some((BodyMode::NoBody, c.must_close_connection())),
+            RecvResponseResult::Redirect(c) => Some((BodyMode::NoBody, c.must_close_connection())),
+        }
+    }
+
+    /// What this module makes of it, in the same terms.
+    fn ours(method: &http::Method, close: bool, head: &[u8]) -> Option<(BodyMode, bool)> {
+        let sent = Sent {
+            head: *method == http::Method::HEAD,
+            connect: *method == http::Method::CONNECT,
+            close,
         };
-        let mut whole = call(method.clone());
-        let whole_ok = whole.try_response(head, false).map(|(_, r)| r.is_some());
-        let whole_mode = match whole_ok {
-            Ok(true) => mode(whole.proceed()),
-            _ => None,
+        let (_, Some((_, reader))) = parse(head, sent).ok()? else {
+            return None;
         };
-        let mut ours = call(method);
-        let ours_mode = match parse(&mut ours, head) {
-            Ok((_, Some(_))) => mode(ours.proceed()),
-            _ => None,
+        let mode = if !reader.has_body() {
+            BodyMode::NoBody
+        } else if reader.is_chunked() {
+            BodyMode::Chunked
+        } else if reader.is_close_delimited() {
+            BodyMode::CloseDelimited
+        } else {
+            BodyMode::LengthDelimited(reader.length_left().unwrap())
         };
-        (whole_mode, ours_mode)
+        Some((mode, reader.must_close()))
+    }
+
+    /// Heads whose framing and connection rules differ, for the comparison.
+    const HEADS: &[&[u8]] = &[
+        b"HTTP/1.1 200 OK\r\nserver: x\r\ncontent-length: 5\r\ndate: y\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\ntransfer-encoding:  CHUNKED \r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunkedx\r\ncontent-length: 2\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 9\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: x\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 6\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 5\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\ncontent-length: 5, 05\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\ncontent-length: 5,\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\ncontent-length: 5, 6\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\ncontent-length: +5\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\ncontent-length: \r\n\r\n",
+        b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\ncontent-length: 000000000000000000000000007\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551616\r\n\r\n",
+        b"HTTP/1.0 200 OK\r\ncontent-length: 5\r\n\r\n",
+        b"HTTP/1.0 200 OK\r\ncontent-length: 5\r\nconnection: Keep-Alive\r\n\r\n",
+        b"HTTP/1.0 200 OK\r\nconnection: foo, keep-alive\r\n\r\n",
+        b"HTTP/1.0 200 OK\r\ntransfer-encoding: chunked\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nconnection: upgrade, CLOSE\r\ncontent-length: 1\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nconnection: keep-alive\r\nconnection: close\r\ncontent-length: 1\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nconnection: close\xff\r\ncontent-length: 1\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nconnection: closed\r\ncontent-length: 1\r\n\r\n",
+        b"HTTP/1.1 204 No Content\r\ncontent-length: 5\r\n\r\n",
+        b"HTTP/1.1 304 Not Modified\r\ntransfer-encoding: chunked\r\n\r\n",
+        b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\r\n",
+        b"HTTP/1.1 201 Created\r\n\r\n",
+        b"HTTP/1.1 407 Proxy Authentication Required\r\ncontent-length: 2\r\n\r\n",
+        b"HTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\n",
+        b"HTTP/1.1 103 Early Hints\r\ncontent-length: x\r\n\r\n",
+        b"HTTP/1.1 100 Continue\r\n\r\n",
+        b"HTTP/1.1 100 Continue\r\nx: y\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\n",
+    ];
+
+    /// Every head above, for every method and with or without a request's
+    /// `Connection: close`: the same framing and the same close as ureq-proto's.
+    #[test]
+    fn framing_and_close_are_what_ureq_proto_gives() {
+        let methods = [
+            http::Method::GET,
+            http::Method::HEAD,
+            http::Method::POST,
+            http::Method::CONNECT,
+        ];
+        for head in HEADS {
+            for method in &methods {
+                for close in [false, true] {
+                    let text = String::from_utf8_lossy(head);
+                    assert_eq!(
+                        theirs(method, close, head),
+                        ours(method, close, head),
+                        "{method} close={close} {text}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
-    fn framing_is_what_the_whole_head_gives() {
-        let heads: &[&[u8]] = &[
-            b"HTTP/1.1 200 OK\r\nserver: x\r\ncontent-length: 5\r\ndate: y\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 9\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 6\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 5\r\n\r\n",
-            b"HTTP/1.0 200 OK\r\ncontent-length: 5\r\n\r\n",
-            b"HTTP/1.0 200 OK\r\ntransfer-encoding: chunked\r\n\r\n",
-            b"HTTP/1.1 204 No Content\r\ncontent-length: 5\r\n\r\n",
-            b"HTTP/1.1 304 Not Modified\r\ncontent-length: 5\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551616\r\n\r\n",
+    fn framing_errors_are_ureq_proto_s() {
+        let sent = Sent::default();
+        let cases: [(&[u8], ureq_proto::Error); 4] = [
+            (
+                b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 6\r\n\r\n",
+                ureq_proto::Error::TooManyContentLengthHeaders,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\ncontent-length: 5x\r\n\r\n",
+                ureq_proto::Error::BadContentLengthHeader,
+            ),
+            (
+                b"HTTP/1.1 103 Early Hints\r\ncontent-length: -1\r\n\r\n",
+                ureq_proto::Error::BadContentLengthHeader,
+            ),
+            (
+                b"HTTP/1.1 100 Continue\r\nx: y\r\n\r\n",
+                ureq_proto::Error::HeadersWith100,
+            ),
         ];
-        for head in heads {
-            for method in [http::Method::GET, http::Method::HEAD] {
-                let (whole, ours) = modes(method.clone(), head);
-                let text = String::from_utf8_lossy(head);
-                assert_eq!(whole, ours, "{method} {text}");
-            }
+        for (head, expected) in cases {
+            let err = parse(head, sent).map(|_| ()).unwrap_err();
+            assert_eq!(err, expected, "{}", String::from_utf8_lossy(head));
         }
+    }
+
+    #[test]
+    fn informational_heads_are_skipped_whole() {
+        let input = b"HTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\nHTTP/1.1 200 OK\r\n";
+        let (used, head) = parse(input, Sent::default()).unwrap();
+        assert!(head.is_none());
+        assert_eq!(&input[used..], b"HTTP/1.1 200 OK\r\n");
     }
 
     #[test]
     fn headers_are_made_on_first_use_as_received() {
         let input = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nx-a: 1\r\nx-a: 2\r\n\
                       content-length: 2\r\n\r\nok";
-        let mut c = call(http::Method::GET);
-        let (used, head) = parse(&mut c, input).unwrap();
-        let head = head.unwrap();
+        let (used, head) = parse(input, Sent::default()).unwrap();
+        let (head, reader) = head.unwrap();
         assert_eq!(used, input.len() - 2);
+        assert_eq!(reader.length_left(), Some(2));
         assert!(head.headers.get().is_none(), "made before it was asked for");
         assert_eq!(head.status(), StatusCode::OK);
         assert_eq!(head.headers()["content-type"], "text/plain");
@@ -388,33 +412,31 @@ mod tests {
 
     #[test]
     fn a_partial_head_waits_and_a_bad_one_fails() {
-        let mut c = call(http::Method::GET);
+        let sent = Sent::default();
         assert!(matches!(
-            parse(&mut c, b"HTTP/1.1 200 OK\r\nx: y\r\n"),
+            parse(b"HTTP/1.1 200 OK\r\nx: y\r\n", sent),
             Ok((0, None))
         ));
-        let mut c = call(http::Method::GET);
-        assert!(parse(&mut c, b"HTTP/1.1 200 OK\r\nx y: z\r\n\r\n").is_err());
-        let mut c = call(http::Method::GET);
-        assert!(parse(&mut c, b"HTTP/1.1 099 Low\r\n\r\n").is_err());
+        assert!(parse(b"HTTP/1.1 200 OK\r\nx y: z\r\n\r\n", sent).is_err());
+        assert!(parse(b"HTTP/1.1 099 Low\r\n\r\n", sent).is_err());
         let mut many = b"HTTP/1.1 200 OK\r\n".to_vec();
         for i in 0..=MAX_FIELDS {
             many.extend_from_slice(format!("x-{i}: v\r\n").as_bytes());
         }
         many.extend_from_slice(b"\r\n");
-        let mut c = call(http::Method::GET);
         assert!(matches!(
-            parse(&mut c, &many),
+            parse(&many, sent),
             Err(ureq_proto::Error::HttpParseTooManyHeaders)
         ));
     }
 
     #[test]
-    fn a_long_framing_head_goes_to_the_heap() {
+    fn a_long_connection_field_is_read_whole() {
         let long = "close, ".repeat(40);
         let input = format!("HTTP/1.1 200 OK\r\nconnection: {long}x\r\ncontent-length: 0\r\n\r\n");
-        let (whole, ours) = modes(http::Method::GET, input.as_bytes());
-        assert_eq!(whole, ours);
-        assert!(ours.is_some());
+        let method = http::Method::GET;
+        let ours = ours(&method, false, input.as_bytes());
+        assert_eq!(theirs(&method, false, input.as_bytes()), ours);
+        assert_eq!(ours, Some((BodyMode::NoBody, true)));
     }
 }

@@ -79,12 +79,14 @@
 //! `client.rs` is the handle and its verbs, `config.rs` the builder and every
 //! default, `run.rs` the loop, `pool.rs` the idle connections, `transport.rs` the
 //! sockets and their time limits, `tls/` the trust policies, `exchange.rs` the
-//! protocol (it drives ureq-proto and knows no sockets), `response.rs` the body.
+//! protocol (it drives ureq-proto for the request, reads the response with
+//! `head.rs` and `framing.rs`, and knows no sockets), `response.rs` the body.
 //!
 //! # What it does
-//! - HTTP/1.1 over TCP or TLS (rustls with ring), framing by `ureq-proto`:
-//!   Content-Length, chunked (trailers skipped), close-delimited bodies, HEAD/204/304
-//!   without body, 1xx skipped, `Expect: 100-continue`.
+//! - HTTP/1.1 over TCP or TLS (rustls with ring), requests framed by `ureq-proto`,
+//!   responses by this crate with the same rules: Content-Length, chunked (trailers
+//!   skipped), close-delimited bodies, HEAD/204/304 without body, 1xx skipped,
+//!   `Expect: 100-continue`.
 //! - Every phase has a time limit, on by default: connect (DNS + TCP), TLS handshake,
 //!   each read, each write, and an overall deadline. See [`Error::Timeout`].
 //! - Redirects are followed (10 by default); https → http is refused; `Host` and
@@ -122,11 +124,10 @@
 //! good identity stays in use, see [`TlsSettings::client_auth_pem_files`]).
 //! tinyhttps never logs header values or bodies, and shows URLs
 //! with the password of a `user:password@` part as `***` (in errors and `Debug`
-//! too). Note that its dependency ureq-proto hex-dumps the bytes it writes and
-//! reads at `trace` under the `ureq_proto` target: request headers such as
-//! `Authorization` and `Proxy-Authorization` (base64, not encryption) and response
-//! headers such as `Set-Cookie`. Keep that target below `trace` where requests or
-//! responses carry secrets.
+//! too). Note that its dependency ureq-proto hex-dumps the bytes it writes at
+//! `trace` under the `ureq_proto` target: request headers such as `Authorization`
+//! and `Proxy-Authorization` (base64, not encryption). Keep that target below
+//! `trace` where requests carry secrets.
 //!
 //! A firmware build can remove those calls altogether: `log`'s
 //! `release_max_level_*` features set the highest level compiled into release
@@ -197,6 +198,7 @@ mod download;
 mod early;
 mod error;
 mod exchange;
+mod framing;
 #[cfg(any(test, fuzzing))]
 #[doc(hidden)]
 pub mod fuzz;

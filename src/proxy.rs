@@ -208,7 +208,7 @@ pub(crate) fn tunnel(
     proxy.authorize(&mut call)?;
     let mut buf = RecvBuf::new();
     let label = format!("proxy {} (CONNECT {authority})", proxy.netloc.authority());
-    let call = exchange::send_request(
+    let sent = exchange::send_request(
         io,
         &mut buf,
         call,
@@ -217,7 +217,7 @@ pub(crate) fn tunnel(
         None,
         max_head,
     )?;
-    let (head, _) = exchange::recv_response(io, &mut buf, call, &label, MAX_PROXY_HEAD)?;
+    let (head, _) = exchange::recv_response(io, &mut buf, sent, &label, MAX_PROXY_HEAD)?;
     let status = head.status();
     if !status.is_success() {
         return Err(Error::Proxy {

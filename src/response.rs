@@ -7,13 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderMap, StatusCode, Uri, Version};
-use ureq_proto::client::state::RecvBody;
-use ureq_proto::client::Call;
-use ureq_proto::BodyMode;
 
 use crate::deadline::ShortWait;
 use crate::error::{Error, Result};
-use crate::exchange::{self, Transport};
+use crate::exchange::{self, BodyReader, Transport};
 use crate::head::Head;
 use crate::netloc;
 use crate::pool::{Connection, Pool};
@@ -279,7 +276,7 @@ enum State {
 
 struct Reading {
     conn: Box<Connection>,
-    call: Call<RecvBody>,
+    reader: BodyReader,
     /// Where the connection goes back at the body's end: the body needs the pool,
     /// not the whole client.
     pool: Arc<Pool>,
@@ -315,7 +312,7 @@ impl Body {
     /// `limit` bytes of it.
     pub(crate) fn reading(
         conn: Box<Connection>,
-        call: Call<RecvBody>,
+        reader: BodyReader,
         pool: Arc<Pool>,
         limit: u64,
         reusable: bool,
@@ -324,7 +321,7 @@ impl Body {
         Body {
             state: State::Reading(Box::new(Reading {
                 conn,
-                call,
+                reader,
                 pool,
                 host,
                 reusable,
@@ -350,10 +347,7 @@ impl Body {
     /// The length still to come of a body framed by a `Content-Length`.
     fn framed_length(&self) -> Option<u64> {
         match &self.state {
-            State::Reading(r) => match r.call.body_mode() {
-                BodyMode::LengthDelimited(left) => Some(left),
-                _ => None,
-            },
+            State::Reading(r) => r.reader.length_left(),
             _ => None,
         }
     }
@@ -419,7 +413,7 @@ impl Reading {
         exchange::read_body(
             &mut conn.stream,
             &mut conn.buf,
-            &mut self.call,
+            &mut self.reader,
             dst,
             &self.host,
             max_line,
@@ -430,12 +424,12 @@ impl Reading {
     fn finish(self) {
         let Reading {
             conn,
-            call,
+            reader,
             pool,
             reusable,
             ..
         } = self;
-        if exchange::finish_body(call, &conn.buf) && reusable {
+        if exchange::finish_body(reader, &conn.buf) && reusable {
             pool.checkin(conn);
         } else {
             conn.close();
@@ -445,10 +439,9 @@ impl Reading {
     /// Reads away the rest of a body dropped early, if it is small and comes fast
     /// ([`DRAIN_LIMIT`], [`DRAIN_WAIT`], [`DRAIN_TIME`]).
     fn drain(&mut self) -> bool {
-        let small = match self.call.body_mode() {
-            BodyMode::LengthDelimited(left) => left <= DRAIN_LIMIT,
-            BodyMode::Chunked => true,
-            BodyMode::CloseDelimited | BodyMode::NoBody => false,
+        let small = match self.reader.length_left() {
+            Some(left) => left <= DRAIN_LIMIT,
+            None => self.reader.is_chunked(),
         };
         if !small {
             return false;

@@ -19,13 +19,13 @@ use http::header;
 use http::request::Parts;
 use http::{Method, StatusCode, Uri};
 use ureq_proto::client::state::Prepare;
-use ureq_proto::client::{Call, RecvResponseResult};
+use ureq_proto::client::Call;
 
 use crate::config::Config;
 use crate::deadline::Deadline;
 use crate::early;
 use crate::error::{Error, Phase, Result};
-use crate::exchange::{self, Answer, HeadRules, ReqBody};
+use crate::exchange::{self, Answer, BodyReader, HeadRules, ReqBody};
 use crate::head::Head;
 use crate::netloc::{self, Netloc, Redacted, Scheme};
 use crate::pool::{Connection, Pool, PoolKey};
@@ -571,27 +571,17 @@ impl Shared {
     /// The body of a response with this `head`: read from `conn`, or, when the
     /// response has none, empty, with `conn` pooled now (if `reusable` and clean)
     /// or closed.
-    fn body(
-        &self,
-        conn: Box<Connection>,
-        next: RecvResponseResult,
-        reusable: bool,
-        head: &Head,
-    ) -> Body {
+    fn body(&self, conn: Box<Connection>, next: BodyReader, reusable: bool, head: &Head) -> Body {
         let limit = self.config.body_limit;
-        match next {
-            RecvResponseResult::RecvBody(call) => {
-                let reusable = reusable && response::reuse_allowed(head);
-                Body::reading(conn, call, self.pool.clone(), limit, reusable)
-            }
-            other => {
-                if reusable && exchange::finish_bodyless(other, &conn.buf) {
-                    self.pool.checkin(conn);
-                } else {
-                    conn.close();
-                }
-                Body::empty(limit)
-            }
+        if next.has_body() {
+            let reusable = reusable && response::reuse_allowed(head);
+            return Body::reading(conn, next, self.pool.clone(), limit, reusable);
         }
+        if reusable && exchange::finish_bodyless(next, &conn.buf) {
+            self.pool.checkin(conn);
+        } else {
+            conn.close();
+        }
+        Body::empty(limit)
     }
 }

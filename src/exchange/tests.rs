@@ -11,6 +11,7 @@ use http::{Method, StatusCode};
 use super::scripted::Scripted;
 use super::*;
 use crate::config::DEFAULT_MAX_REQUEST_HEAD;
+use crate::error::Framing;
 
 /// `host:port` of every scenario, as errors name it.
 const HOST: &str = "h.example:80";
@@ -98,7 +99,7 @@ impl Scenario {
     }
 
     /// SendRequest (through Await100 and SendBody): sends the request to `io`.
-    fn send(&self, io: &mut Scripted, buf: &mut RecvBuf) -> Result<Call<RecvResponse>> {
+    fn send(&self, io: &mut Scripted, buf: &mut RecvBuf) -> Result<Sent> {
         let max = DEFAULT_MAX_REQUEST_HEAD;
         self.with_body(|body| send_request(io, buf, self.call(), body, HOST, None, max))
     }
@@ -114,23 +115,18 @@ impl Scenario {
     }
 
     /// RecvResponse: the request sent to a server that answers `answer`.
-    fn to_recv_response<'a>(
-        &self,
-        answer: &'a [u8],
-    ) -> (Scripted<'a>, RecvBuf, Call<RecvResponse>) {
+    fn to_recv_response<'a>(&self, answer: &'a [u8]) -> (Scripted<'a>, RecvBuf, Sent) {
         let (mut io, mut buf) = (Scripted::new(answer), RecvBuf::new());
-        let call = self.send(&mut io, &mut buf).unwrap();
-        (io, buf, call)
+        let sent = self.send(&mut io, &mut buf).unwrap();
+        (io, buf, sent)
     }
 
     /// RecvBody: the response head to `answer` read.
-    fn to_recv_body<'a>(&self, answer: &'a [u8]) -> (Scripted<'a>, RecvBuf, Call<RecvBody>) {
-        let (mut io, mut buf, call) = self.to_recv_response(answer);
-        let (_, next) = recv_response(&mut io, &mut buf, call, HOST, MAX_HEAD).unwrap();
-        let RecvResponseResult::RecvBody(call) = next else {
-            panic!("no body to read");
-        };
-        (io, buf, call)
+    fn to_recv_body<'a>(&self, answer: &'a [u8]) -> (Scripted<'a>, RecvBuf, BodyReader) {
+        let (mut io, mut buf, sent) = self.to_recv_response(answer);
+        let (_, next) = recv_response(&mut io, &mut buf, sent, HOST, MAX_HEAD).unwrap();
+        assert!(next.has_body(), "no body to read");
+        (io, buf, next)
     }
 }
 
@@ -139,7 +135,7 @@ impl Scenario {
 fn read_to_end(
     io: &mut Scripted,
     buf: &mut RecvBuf,
-    mut call: Call<RecvBody>,
+    mut call: BodyReader,
     each: usize,
 ) -> Result<(Vec<u8>, bool)> {
     let mut body = Vec::new();
@@ -353,7 +349,7 @@ fn head_is_read_whole_even_a_byte_at_a_time() {
     let (head, next) = recv_response(&mut io, &mut buf, call, HOST, MAX_HEAD).unwrap();
     assert_eq!(head.status(), StatusCode::OK);
     assert_eq!(head.headers()["content-length"], "5");
-    assert!(matches!(next, RecvResponseResult::RecvBody(_)));
+    assert!(next.has_body());
 }
 
 #[test]
@@ -486,6 +482,42 @@ fn body_cut_short_is_truncated_naming_its_framing() {
 }
 
 #[test]
+fn chunked_body_cut_anywhere_before_its_end_is_truncated() {
+    let head = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".as_slice();
+    let body = b"3;e=1\r\nhel\r\n2\r\nlo\r\n0\r\nx-t: 1\r\n\r\n";
+    for cut in 0..body.len() {
+        let answer = [head, &body[..cut]].concat();
+        let (mut io, mut buf, reader) = Scenario::get().to_recv_body(&answer);
+        let err = read_to_end(&mut io, &mut buf, reader, 2).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Truncated {
+                    framing: Framing::Chunked,
+                    ..
+                }
+            ),
+            "cut at {cut}: {err}"
+        );
+    }
+    let answer = [head, body].concat();
+    let (mut io, mut buf, reader) = Scenario::get().to_recv_body(&answer);
+    assert_eq!(
+        read_to_end(&mut io, &mut buf, reader, 2).unwrap(),
+        (b"hello".to_vec(), true)
+    );
+}
+
+#[test]
+fn a_request_that_said_close_is_not_reused_after_its_answer() {
+    let scenario = Scenario::get().header(http::header::CONNECTION, "close");
+    let (mut io, mut buf, reader) = scenario.to_recv_body(OK_HELLO);
+    let (body, reusable) = read_to_end(&mut io, &mut buf, reader, 64).unwrap();
+    assert_eq!(body, b"hello");
+    assert!(!reusable);
+}
+
+#[test]
 fn bad_chunk_size_is_a_protocol_error() {
     let answer = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n";
     let (mut io, mut buf, call) = Scenario::get().to_recv_body(answer);
@@ -555,7 +587,7 @@ fn bodiless_responses_are_reusable_unless_told_to_close() {
         let scenario = Scenario::new(method, Body::None);
         let (mut io, mut buf, call) = scenario.to_recv_response(answer);
         let (_, next) = recv_response(&mut io, &mut buf, call, HOST, MAX_HEAD).unwrap();
-        assert!(!matches!(next, RecvResponseResult::RecvBody(_)));
+        assert!(!next.has_body());
         assert_eq!(finish_bodyless(next, &buf), expected);
     }
 }
