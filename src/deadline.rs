@@ -269,7 +269,7 @@ pub(crate) fn now() -> Instant {
 
 /// Lets a periodic chore run at most once per interval, whichever thread asks. Asking
 /// when it is not due costs one relaxed atomic load and a compare (the caller brings
-/// the time, typically [`Deadline::started`]).
+/// the time, typically [`Deadline::now`]).
 #[derive(Debug)]
 pub(crate) struct Throttle {
     epoch: Instant,

@@ -68,9 +68,8 @@ impl Head {
         self.headers.get_or_init(|| Box::new(fields(&self.raw)))
     }
 
-    /// The header map, taken out (made if it was not yet); [`set_headers`] puts one back.
-    ///
-    /// [`set_headers`]: Self::set_headers
+    /// The header map, taken out (made if it was not yet); `set_headers` (feature
+    /// `gzip`) puts one back.
     pub fn take_headers(&mut self) -> HeaderMap {
         self.headers
             .take()
