@@ -324,6 +324,10 @@ pub(crate) fn send_request(
     absolute_target: Option<&str>,
     max_head: usize,
 ) -> Result<Sent> {
+    // The request's own headers: a `Connection: close` must be set on the request
+    // (as a caller does), not added with `Call::header`, which these do not show.
+    // This crate adds Host, User-Agent, Accept-Encoding and the framing headers
+    // that way, never Connection.
     let mut sent = Sent::new(call.method(), call.version(), call.headers());
     let mut call = call.proceed();
     let mut send_buffer = SendBuffer::take();

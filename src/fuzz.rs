@@ -17,7 +17,7 @@ use crate::exchange::{self, RecvBuf, ReqBody};
 const MAX_HEAD: usize = 16 * 1024;
 
 /// Runs one request against `data` as the server's whole answer. The first byte picks
-/// the method, the read size and whether a body is sent; the rest is the response.
+/// the method, the read sizes and whether a body is sent; the rest is the response.
 /// Returns the body bytes received, or `None` when the exchange failed (cleanly).
 pub fn exchange(data: &[u8]) -> Option<Vec<u8>> {
     let (&control, response) = data.split_first()?;
@@ -59,9 +59,13 @@ pub fn exchange(data: &[u8]) -> Option<Vec<u8>> {
         return Some(Vec::new());
     }
     let mut out = Vec::new();
+    // The caller's buffer: 1 to 700 bytes, from the control byte, so that chunk data
+    // fills it mid-chunk at small sizes too.
     let mut chunk = [0u8; 700];
+    let room = 1 + usize::from(control >> 4) * 46;
     loop {
-        match exchange::read_body(&mut io, &mut buf, &mut reader, &mut chunk, host, MAX_HEAD) {
+        let dst = &mut chunk[..room];
+        match exchange::read_body(&mut io, &mut buf, &mut reader, dst, host, MAX_HEAD) {
             Ok(0) => break,
             Ok(n) => out.extend_from_slice(&chunk[..n]),
             Err(_) => return None,

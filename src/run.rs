@@ -571,10 +571,13 @@ impl Shared {
     /// The body of a response with this `head`: read from `conn`, or, when the
     /// response has none, empty, with `conn` pooled now (if `reusable` and clean)
     /// or closed.
+    /// A head with both `Transfer-Encoding` and `Content-Length` never leaves its
+    /// connection reusable, with a body or without one (`Content-Length: 0`): what
+    /// the server meant to follow is unknown.
     fn body(&self, conn: Box<Connection>, next: BodyReader, reusable: bool, head: &Head) -> Body {
         let limit = self.config.body_limit;
+        let reusable = reusable && response::reuse_allowed(head);
         if next.has_body() {
-            let reusable = reusable && response::reuse_allowed(head);
             return Body::reading(conn, next, self.pool.clone(), limit, reusable);
         }
         if reusable && exchange::finish_bodyless(next, &conn.buf) {

@@ -42,6 +42,22 @@ fn both_transfer_encoding_and_content_length_is_read_chunked_and_never_reused() 
     );
 }
 
+/// The same smuggling shape with an empty body (`Content-Length: 0`, a coding that
+/// is not chunked): no body to read, and the connection is still not reused.
+#[test]
+fn both_framings_with_an_empty_body_never_reuse_the_connection() {
+    let server = Server::http(|_| {
+        Reply::raw(b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\ncontent-length: 0\r\n\r\n")
+    });
+    let client = Client::new();
+    for _ in 0..2 {
+        let resp = client.get(&server.url("/")).call().unwrap();
+        assert_eq!(resp.into_vec().unwrap(), b"");
+    }
+    assert_eq!(server.connections(), 2, "the connection was reused");
+    assert_eq!(client.stats().pool_reuses, 0);
+}
+
 #[test]
 fn negative_or_overflowing_content_length_is_a_protocol_error() {
     for length in ["-1", "99999999999999999999999", "1x", ""] {
