@@ -358,6 +358,100 @@ mod tests {
         }
     }
 
+    /// Both parsers on one head: framing and close, skipped (`None`) or the error.
+    type Outcome = Result<Option<(BodyMode, bool)>, String>;
+
+    fn theirs_or_error(method: &http::Method, close: bool, head: &[u8]) -> Outcome {
+        let mut call = call(method, close);
+        match call.try_response(head, false) {
+            Err(e) => Err(e.to_string()),
+            Ok((_, None)) => Ok(None),
+            Ok((_, Some(_))) => Ok(theirs(method, close, head)),
+        }
+    }
+
+    fn ours_or_error(method: &http::Method, close: bool, head: &[u8]) -> Outcome {
+        let sent = Sent {
+            head: *method == http::Method::HEAD,
+            connect: *method == http::Method::CONNECT,
+            close,
+        };
+        match parse(head, sent) {
+            Err(e) => Err(e.to_string()),
+            Ok((_, None)) => Ok(None),
+            Ok((_, Some(_))) => Ok(ours(method, close, head)),
+        }
+    }
+
+    /// Heads made at random (a fixed seed: the same heads every run) from status
+    /// lines and framing fields that differ in small ways: both parsers must agree on
+    /// the framing, the close, the skipping of 1xx and the error, whatever the mix.
+    #[test]
+    fn random_heads_are_framed_as_ureq_proto_frames_them() {
+        const STATUS: &[&str] = &[
+            "HTTP/1.1 200 OK",
+            "HTTP/1.0 200 OK",
+            "HTTP/1.1 204 No",
+            "HTTP/1.1 304 No",
+            "HTTP/1.1 100 Go",
+            "HTTP/1.1 101 Up",
+            "HTTP/1.1 103 Hints",
+            "HTTP/1.0 302 Go",
+            "HTTP/1.1 404 No",
+            "HTTP/1.1 500 Err",
+        ];
+        const FIELDS: &[&str] = &[
+            "content-length: 5",
+            "Content-Length: 0",
+            "content-length: 5, 5",
+            "content-length: 5,7",
+            "content-length: x",
+            "content-length: -1",
+            "content-length: +5",
+            "content-length: 18446744073709551616",
+            "content-length:",
+            "transfer-encoding: chunked",
+            "Transfer-Encoding: gzip, chunked",
+            "transfer-encoding: chunked, gzip",
+            "transfer-encoding: gzip",
+            "transfer-encoding: CHUNKED",
+            "transfer-encoding: xchunked",
+            "connection: close",
+            "Connection: Keep-Alive",
+            "connection: keep-alive, close",
+            "connection: upgrade",
+            "connection: closed",
+            "x-other: close",
+        ];
+        let methods = [
+            http::Method::GET,
+            http::Method::HEAD,
+            http::Method::POST,
+            http::Method::CONNECT,
+        ];
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = |n: usize| {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (seed >> 33) as usize % n
+        };
+        for _ in 0..3000 {
+            let mut head = String::from(STATUS[next(STATUS.len())]);
+            head.push_str("\r\n");
+            for _ in 0..next(4) {
+                head.push_str(FIELDS[next(FIELDS.len())]);
+                head.push_str("\r\n");
+            }
+            head.push_str("\r\n");
+            let method = &methods[next(methods.len())];
+            let close = next(2) == 1;
+            assert_eq!(
+                theirs_or_error(method, close, head.as_bytes()),
+                ours_or_error(method, close, head.as_bytes()),
+                "{method} close={close} {head:?}"
+            );
+        }
+    }
+
     #[test]
     fn framing_errors_are_ureq_proto_s() {
         let sent = Sent::default();
