@@ -28,26 +28,7 @@ QEMU="qemu-arm -cpu cortex-a7 -L /usr/arm-linux-gnueabihf -plugin $TMP/libinsnco
 
 nginx_certs ec
 nginx_www
-write_conf() {
-  PORT_K=${NGINX_PORTS[0]} PORT_C=${NGINX_PORTS[1]}
-  cat >"$TMP/nginx.conf" <<EOF
-$(nginx_conf_main)
-http {
-$(nginx_conf_http_common)
-  access_log off;
-  ssl_protocols TLSv1.2 TLSv1.3;
-  ssl_certificate $TMP/ec.pem;
-  ssl_certificate_key $TMP/ec.key;
-  ssl_session_cache shared:SSL:1m;
-  ssl_session_tickets on;
-  keepalive_timeout 60;
-  keepalive_requests 100000;
-  server { listen 127.0.0.1:$PORT_K ssl; }
-  server { listen 127.0.0.1:$PORT_C ssl; keepalive_timeout 0; }
-}
-EOF
-}
-nginx_start 2 write_conf
+nginx_start 2 nginx_conf_keepalive_and_close
 
 # insns BIN N ARGS...: the guest instructions of one whole run of N requests.
 insns() {

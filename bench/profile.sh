@@ -26,26 +26,7 @@ TMP=$NGINX_TMP
 gcc -shared -fPIC -O2 -o "$TMP/libtbprof.so" bench/lib/tbprof.c
 nginx_certs ec
 nginx_www
-write_conf() {
-  PORT_K=${NGINX_PORTS[0]} PORT_C=${NGINX_PORTS[1]}
-  cat >"$TMP/nginx.conf" <<EOC
-$(nginx_conf_main)
-http {
-$(nginx_conf_http_common)
-  access_log off;
-  ssl_protocols TLSv1.2 TLSv1.3;
-  ssl_certificate $TMP/ec.pem;
-  ssl_certificate_key $TMP/ec.key;
-  ssl_session_cache shared:SSL:1m;
-  ssl_session_tickets on;
-  keepalive_timeout 60;
-  keepalive_requests 100000;
-  server { listen 127.0.0.1:$PORT_K ssl; }
-  server { listen 127.0.0.1:$PORT_C ssl; keepalive_timeout 0; }
-}
-EOC
-}
-nginx_start 2 write_conf
+nginx_start 2 nginx_conf_keepalive_and_close
 if [ "$mode" = fresh ]; then
   n1=10 n2=60 args=(--mode fresh "https://localhost:$PORT_C/1k")
 else

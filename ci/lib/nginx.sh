@@ -140,6 +140,30 @@ nginx_conf_http_common() {
 EOF
 }
 
+# nginx_conf_keepalive_and_close: the whole nginx.conf of the instruction counts
+# (bench/compare.sh, bench/profile.sh): ECDSA, TLS 1.2 + 1.3, session tickets; the
+# first port keeps connections alive, the second closes after every response. Sets
+# PORT_K and PORT_C. Use: nginx_start 2 nginx_conf_keepalive_and_close.
+nginx_conf_keepalive_and_close() {
+  PORT_K=${NGINX_PORTS[0]} PORT_C=${NGINX_PORTS[1]}
+  cat >"$NGINX_TMP/nginx.conf" <<EOF
+$(nginx_conf_main)
+http {
+$(nginx_conf_http_common)
+  access_log off;
+  ssl_protocols TLSv1.2 TLSv1.3;
+  ssl_certificate $NGINX_TMP/ec.pem;
+  ssl_certificate_key $NGINX_TMP/ec.key;
+  ssl_session_cache shared:SSL:1m;
+  ssl_session_tickets on;
+  keepalive_timeout 60;
+  keepalive_requests 100000;
+  server { listen 127.0.0.1:$PORT_K ssl; }
+  server { listen 127.0.0.1:$PORT_C ssl; keepalive_timeout 0; }
+}
+EOF
+}
+
 # _nginx_listening: true when every ADDRESS:PORT of NGINX_LISTEN (by default
 # 127.0.0.1 and each port of NGINX_PORTS) accepts TCP connections.
 _nginx_listening() {
