@@ -105,6 +105,8 @@ pub(crate) struct Fields {
     /// The first fault in the `Content-Length` fields, reported after all fields.
     length_error: Option<LengthError>,
     chunked: bool,
+    /// A `Transfer-Encoding` field came, whatever its codings.
+    coding: bool,
     close: bool,
     keep_alive: bool,
 }
@@ -133,7 +135,14 @@ impl Fields {
 
     /// A `Transfer-Encoding` field's value.
     pub fn transfer_encoding(&mut self, value: &[u8]) {
+        self.coding = true;
         self.chunked |= has_token(value, b"chunked");
+    }
+
+    /// Both `Transfer-Encoding` and `Content-Length` came: a smuggling pattern, see
+    /// [`crate::response::reuse_allowed`].
+    pub fn framed_twice(&self) -> bool {
+        self.coding && self.length.is_some()
     }
 
     /// A `Connection` field's value.

@@ -126,7 +126,6 @@ pub(crate) fn parse(
     let status = StatusCode::from_u16(code)
         .map_err(|_| ureq_proto::Error::HttpParseFail(format!("invalid status code: {code:03}")))?;
     let mut fields = Fields::default();
-    let (mut length, mut coding) = (false, false);
     for field in parsed.headers.iter() {
         let name = field.name.as_bytes();
         // httparse allows in names and values exactly what `HeaderName` and
@@ -138,12 +137,10 @@ pub(crate) fn parse(
         }
         match name.len() {
             14 if name.eq_ignore_ascii_case(b"content-length") => {
-                length = true;
-                fields.content_length(field.value);
+                fields.content_length(field.value)
             }
             17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
-                coding = true;
-                fields.transfer_encoding(field.value);
+                fields.transfer_encoding(field.value)
             }
             10 if name.eq_ignore_ascii_case(b"connection") => fields.connection(field.value),
             _ => {}
@@ -167,7 +164,7 @@ pub(crate) fn parse(
         version,
         raw: Bytes::copy_from_slice(input.get(..used).unwrap_or_default()),
         keep_raw: false,
-        framed_twice: length && coding,
+        framed_twice: fields.framed_twice(),
         headers: OnceLock::new(),
     };
     Ok((used, Some((head, reader))))
